@@ -1,0 +1,129 @@
+package config
+
+// Config is the configuration file (CONTRACT.md §2). Field tags are the YAML keys; unknown keys
+// are an error. Durations are Go duration strings ("24h", "90s").
+type Config struct {
+	Data     string    `yaml:"data"`
+	Gateway  *Gateway  `yaml:"gateway"`
+	Identity *Identity `yaml:"identity"`
+	Admin    *Admin    `yaml:"admin"`
+
+	// File is the absolute path of the file this was loaded from; paths in it are relative to
+	// its folder.
+	File string `yaml:"-"`
+}
+
+// Gateway is the gateway: section.
+type Gateway struct {
+	Listen           string            `yaml:"listen"`
+	TLSListen        string            `yaml:"tls-listen"`
+	TLS              *TLS              `yaml:"tls"`
+	Policy           string            `yaml:"policy"`
+	NamedValues      map[string]string `yaml:"named-values"`
+	Certificates     map[string]string `yaml:"certificates"`
+	Fragments        string            `yaml:"fragments"`
+	Trust            []string          `yaml:"trust"`
+	AuthorityAliases map[string]string `yaml:"authority-aliases"`
+	KeyStaleness     string            `yaml:"key-staleness"`
+	// WWWAuthenticate turns the RFC 6750 header on validate-jwt's 401s off when false.
+	WWWAuthenticate *bool `yaml:"www-authenticate"`
+	APIs            []API `yaml:"apis"`
+}
+
+// TLS names a certificate and its key (PEM files).
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// API is one published API.
+type API struct {
+	Name       string      `yaml:"name"`
+	Path       string      `yaml:"path"`
+	Backend    string      `yaml:"backend"`
+	Policy     string      `yaml:"policy"`
+	Operations []Operation `yaml:"operations"`
+}
+
+// Operation is one operation of an API.
+type Operation struct {
+	Name     string `yaml:"name"`
+	Method   string `yaml:"method"`
+	Template string `yaml:"template"`
+	Policy   string `yaml:"policy"`
+}
+
+// Identity is the identity: section.
+type Identity struct {
+	Listen        string   `yaml:"listen"`
+	PublicURL     string   `yaml:"public-url"`
+	TLS           *TLS     `yaml:"tls"`
+	TokenLifetime string   `yaml:"token-lifetime"`
+	Tenants       []Tenant `yaml:"tenants"`
+}
+
+// Tenant is a tenant to seed.
+type Tenant struct {
+	ID           string        `yaml:"id"`
+	Domain       string        `yaml:"domain"`
+	Applications []Application `yaml:"applications"`
+	Users        []User        `yaml:"users"`
+}
+
+// Application is an app registration to seed.
+type Application struct {
+	Name               string          `yaml:"name"`
+	AppID              string          `yaml:"app-id"`
+	IdentifierURIs     []string        `yaml:"identifier-uris"`
+	AccessTokenVersion int             `yaml:"access-token-version"`
+	Scopes             []Scope         `yaml:"scopes"`
+	AppRoles           []AppRole       `yaml:"app-roles"`
+	Secrets            []Secret        `yaml:"secrets"`
+	Certificates       []string        `yaml:"certificates"`
+	RedirectURIs       []string        `yaml:"redirect-uris"`
+	PublicClient       bool            `yaml:"public-client"`
+	APIPermissions     []APIPermission `yaml:"api-permissions"`
+}
+
+// Scope is a delegated permission to seed.
+type Scope struct {
+	Value                   string `yaml:"value"`
+	AdminConsentDisplayName string `yaml:"admin-consent-display-name"`
+	AdminConsentDescription string `yaml:"admin-consent-description"`
+	Enabled                 *bool  `yaml:"enabled"`
+}
+
+// AppRole is an app role to seed.
+type AppRole struct {
+	Value              string   `yaml:"value"`
+	AllowedMemberTypes []string `yaml:"allowed-member-types"`
+}
+
+// Secret is a client secret: the value, or its hash "sha256:<base64>".
+type Secret struct {
+	Value string `yaml:"value"`
+	Hash  string `yaml:"hash"`
+}
+
+// APIPermission is requiredResourceAccess plus, optionally, admin consent.
+type APIPermission struct {
+	API          string   `yaml:"api"`
+	Scopes       []string `yaml:"scopes"`
+	Roles        []string `yaml:"roles"`
+	AdminConsent bool     `yaml:"admin-consent"`
+}
+
+// User is a user to seed.
+type User struct {
+	Username     string              `yaml:"username"`
+	DisplayName  string              `yaml:"display-name"`
+	Password     string              `yaml:"password"`
+	PasswordHash string              `yaml:"password-hash"`
+	Roles        map[string][]string `yaml:"roles"`
+}
+
+// Admin is the admin: section.
+type Admin struct {
+	Listen string `yaml:"listen"`
+	Token  string `yaml:"token"`
+}

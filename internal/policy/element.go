@@ -1,0 +1,82 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Element is one XML element of a policy document, with positions for error messages.
+type Element struct {
+	Name     string
+	Attrs    []Attr
+	Children []*Element
+	// Text is the element's character data (entities decoded, CDATA included), with child
+	// elements left out. Inner is the raw source between the start and end tags.
+	Text  string
+	Inner string
+	Pos   Pos
+}
+
+// Attr is one attribute with the position of its value.
+type Attr struct {
+	Name, Value string
+	Pos         Pos
+}
+
+// Attr returns the attribute called name.
+func (e *Element) Attr(name string) (Attr, bool) {
+	for _, a := range e.Attrs {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Attr{}, false
+}
+
+// Value is an attribute or text that is either a constant or a policy expression.
+type Value struct {
+	Const string
+	Expr  Expression
+	Pos   Pos
+}
+
+// IsExpr reports whether the value is computed per request.
+func (v Value) IsExpr() bool { return v.Expr != nil }
+
+// String evaluates the value to text, as APIM converts expression results.
+func (v Value) String(ctx *Context) (string, error) {
+	if v.Expr == nil {
+		return v.Const, nil
+	}
+	out, err := v.Expr.Eval(ctx)
+	if err != nil {
+		return "", err
+	}
+	return ToString(out), nil
+}
+
+// ToString converts an expression result to text the way .NET's ToString does for the types
+// expressions produce.
+func ToString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'G', -1, 64)
+	case fmt.Stringer:
+		return x.String()
+	default:
+		return fmt.Sprint(x)
+	}
+}
