@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // Config is the configuration file (CONTRACT.md §2). Field tags are the YAML keys; unknown keys
 // are an error. Durations are Go duration strings ("24h", "90s").
 type Config struct {
@@ -26,8 +28,38 @@ type Gateway struct {
 	AuthorityAliases map[string]string `yaml:"authority-aliases"`
 	KeyStaleness     string            `yaml:"key-staleness"`
 	// WWWAuthenticate turns the RFC 6750 header on validate-jwt's 401s off when false.
-	WWWAuthenticate *bool `yaml:"www-authenticate"`
-	APIs            []API `yaml:"apis"`
+	WWWAuthenticate *bool     `yaml:"www-authenticate"`
+	Timeouts        *Timeouts `yaml:"timeouts"`
+	Limits          *Limits   `yaml:"limits"`
+	APIs            []API     `yaml:"apis"`
+
+	// KeyStalenessDuration is KeyStaleness parsed (default 24h).
+	KeyStalenessDuration time.Duration `yaml:"-"`
+}
+
+// Timeouts bound the gateway's waits (Go durations). Load fills the defaults.
+type Timeouts struct {
+	// Backend is how long forward-request waits for the backend's answer when the policy names
+	// no timeout (APIM's default: 300s).
+	Backend string `yaml:"backend"`
+	// Read bounds reading one request's header and body from a client (slow clients).
+	Read string `yaml:"read"`
+	// Idle closes a keep-alive connection that sends no new request for this long.
+	Idle string `yaml:"idle"`
+	// Write bounds writing one response to a client.
+	Write string `yaml:"write"`
+	// Shutdown bounds the drain of in-flight requests on SIGTERM.
+	Shutdown string `yaml:"shutdown"`
+
+	BackendDuration, ReadDuration, IdleDuration, WriteDuration, ShutdownDuration time.Duration `yaml:"-"`
+}
+
+// Limits bound what a client may send. Load fills the defaults.
+type Limits struct {
+	// MaxHeaderBytes bounds the request line and header (431 beyond it).
+	MaxHeaderBytes int `yaml:"max-header-bytes"`
+	// MaxBodyBytes bounds a request body (413 beyond it).
+	MaxBodyBytes int64 `yaml:"max-body-bytes"`
 }
 
 // TLS names a certificate and its key (PEM files).
@@ -51,6 +83,9 @@ type Operation struct {
 	Method   string `yaml:"method"`
 	Template string `yaml:"template"`
 	Policy   string `yaml:"policy"`
+
+	// URLTemplate is Template parsed.
+	URLTemplate Template `yaml:"-"`
 }
 
 // Identity is the identity: section.
@@ -60,6 +95,9 @@ type Identity struct {
 	TLS           *TLS     `yaml:"tls"`
 	TokenLifetime string   `yaml:"token-lifetime"`
 	Tenants       []Tenant `yaml:"tenants"`
+
+	// TokenLifetimeDuration is TokenLifetime parsed; 0 means Entra's randomised 60-90 minutes.
+	TokenLifetimeDuration time.Duration `yaml:"-"`
 }
 
 // Tenant is a tenant to seed.
