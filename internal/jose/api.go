@@ -1,15 +1,10 @@
 package jose
 
-// This file fixes the package's API that other packages code against. The bodies are
-// placeholders until the implementation lands; the signatures are the contract.
+// This file holds the package's types that other packages code against. The functions live
+// beside it: ParseCompact (jws.go), Verify (verify.go), Sign and SignHMAC (sign.go), ParseJWKS
+// and the key constructors (jwk.go), IsEncrypted, Decrypt and Encrypt (jwe.go).
 
-import (
-	"crypto"
-	"errors"
-)
-
-// ErrNotImplemented marks a placeholder.
-var ErrNotImplemented = errors.New("jose: not implemented yet")
+import "crypto"
 
 // Header is a JWS or JWE protected header, with what the validator needs named.
 type Header struct {
@@ -39,35 +34,11 @@ type Key struct {
 	Use    string
 	Issuer string // Entra's per-key issuer in a v2 JWKS
 	X5t    string
+	// KeyOps is the JWK's key_ops; when set, Verify requires "verify" in it.
+	KeyOps []string
 	// Public is *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey; Secret an HMAC or
 	// content-encryption key; Private a decryption key (*rsa.PrivateKey, ...).
 	Public  crypto.PublicKey
 	Secret  []byte
 	Private crypto.PrivateKey
-}
-
-// ParseCompact parses a compact JWS strictly (canonical base64url, three segments, JSON
-// header). It checks nothing about the signature.
-func ParseCompact(token string) (*JWS, error) { return nil, ErrNotImplemented }
-
-// Verify checks the signature with key, refusing an algorithm the key cannot or must not use.
-func (j *JWS) Verify(key *Key) error { return ErrNotImplemented }
-
-// IsEncrypted reports whether token is in JWE compact form (five segments).
-func IsEncrypted(token string) bool { return false }
-
-// Decrypt decrypts a compact JWE with the first of keys that works and returns the plaintext
-// (for a nested JWT, the inner compact JWS).
-func Decrypt(token string, keys []Key) ([]byte, error) { return nil, ErrNotImplemented }
-
-// ParseJWKS parses a JSON Web Key Set. Keys that cannot be used (unknown kty, bad parameters)
-// are skipped and reported in skipped; err is for a document that is not a key set at all.
-func ParseJWKS(data []byte) (keys []Key, skipped []error, err error) {
-	return nil, nil, ErrNotImplemented
-}
-
-// Sign makes a compact JWS of payload with alg ("RS256", ...) and signer, putting kid and the
-// extra header fields (e.g. "x5t", "typ") in the protected header.
-func Sign(alg string, signer crypto.Signer, kid string, extra map[string]any, payload []byte) (string, error) {
-	return "", ErrNotImplemented
 }
