@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type harness struct {
+	opt  options
+	work string
+	self string // this program, re-run in its roles
+	bin  string // the portcullis binary under test
+
+	idp         *idp
+	token       string
+	tokensFile  string
+	backendAddr string
+	backend     *process
+	running     []*process
+
+	last  *process // the system under test started last
+	extra extra
+
+	bareVerify time.Duration
+	bareSign   float64 // signatures per second on one core
+}
+
+// result is one scenario's median run.
+type result struct {
+	name, what string
+	rps        float64
+	p50, p99   time.Duration
+	failures   int
+	note       string
+}
+
+func (h *harness) prepare(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	h.self = self
+	h.bin = filepath.Join(h.work, "portcullis")
+	fmt.Fprintln(os.Stderr, "building portcullis...")
+	build := exec.CommandContext(ctx, "go", "build", "-o", h.bin, "./cmd/portcullis")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/portcullis (run the benchmark from the repository root): %w", err)
+	}
+	if h.idp, err = newIDP(); err != nil {
+		return err
+	}
+	if h.token, err = h.idp.token(0); err != nil {
+		return err
+	}
+	if h.backendAddr, err = freePort(); err != nil {
+		return err
+	}
+	if h.backend, err = startPinned(h.work, "backend", h.opt.sutCPU, self, "-role", "backend", "-listen", h.backendAddr); err != nil {
+		return err
+	}
+	if err := waitListening(ctx, h.backendAddr, 10*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "measuring bare RSA-2048 verification and signing on one core...")
+	if ns, err := h.roleNumber(ctx, "verify"); err == nil {
+		h.bareVerify = time.Duration(ns)
+	} else {
+		return err
+	}
+	if ns, err := h.roleNumber(ctx, "sign"); err == nil {
+		h.bareSign = 1e9 / ns
+	} else {
+		return err
+	}
+	return nil
+}
+
+// roleNumber runs a measuring role on the system-under-test core and reads its number.
+func (h *harness) roleNumber(ctx context.Context, role string) (float64, error) {
+	out, err := exec.CommandContext(ctx, "taskset", "-c", h.opt.sutCPU, h.self, "-role", role).Output()
+	if err != nil {
+		return 0, fmt.Errorf("role %s: %w", role, err)
+	}
+	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+}
+
+func (h *harness) stopAll() {
+	for _, p := range h.running {
+		p.stop()
+	}
+	h.backend.stop()
+	if h.idp != nil {
+		_ = h.idp.srv.Close()
+	}
+}
+
+// scenario describes one measurement: how to start the system under test and what to load.
+type scenario struct {
+	name, what string
+	start      func(ctx context.Context) (url string, stop func(), err error)
+	headers    []string
+	script     string // wrk Lua script
+}
+
+func (h *harness) runScenarios(ctx context.Context) ([]result, error) {
+	var results []result
+	byName := map[string]*result{}
+	for _, s := range h.scenarios() {
+		if h.opt.only != "" && !slices.Contains(strings.Split(h.opt.only, ","), s.name) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "scenario %s: %s\n", s.name, s.what)
+		r, err := h.measure(ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.name, err)
+		}
+		results = append(results, r)
+		byName[s.name] = &results[len(results)-1]
+	}
+	return h.extras(ctx, results, byName)
+}
+
+func (h *harness) measure(ctx context.Context, s scenario) (result, error) {
+	url, stop, err := s.start(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	defer stop()
+	var runs []wrkResult
+	for i := 0; i < h.opt.runs; i++ {
+		r, err := runWrk(ctx, h.opt, url, s.headers, s.script)
+		if err != nil {
+			return result{}, err
+		}
+		runs = append(runs, r)
+	}
+	slices.SortFunc(runs, func(a, b wrkResult) int {
+		switch {
+		case a.rps < b.rps:
+			return -1
+		case a.rps > b.rps:
+			return 1
+		}
+		return 0
+	})
+	m := runs[len(runs)/2]
+	return result{name: s.name, what: s.what, rps: m.rps, p50: m.p50, p99: m.p99, failures: m.non2xx + m.errors}, nil
+}
+
+func (h *harness) scenarios() []scenario {
+	bearer := "Authorization: Bearer " + h.token
+	return []scenario{
+		{name: "limit", what: "load generator straight to the backend", start: func(context.Context) (string, func(), error) {
+			return "http://" + h.backendAddr + "/echo/item", func() {}, nil
+		}},
+		{name: "nginx", what: "nginx as a plain reverse proxy", start: h.startNginx},
+		{name: "haproxy-jwt", what: "HAProxy verifying RS256 with jwt_verify", start: h.startHAProxy, headers: []string{bearer}},
+		{name: "portcullis", what: "Portcullis, no policy", start: h.portcullis(1, false)},
+		{name: "portcullis-jwt", what: "Portcullis, the article's validate-jwt, one token reused", start: h.portcullis(1, true), headers: []string{bearer}},
+		{name: "portcullis-jwt-distinct", what: "Portcullis, validate-jwt, a new token on every request", start: h.portcullisDistinct, script: filepath.Join(h.work, "tokens.lua")},
+		{name: "portcullis-1000-apis", what: "Portcullis, no policy, 1,000 APIs of 10 operations", start: h.portcullis(1000, false)},
+		{name: "identity", what: "identity service, client-credentials tokens", start: h.startIdentity, script: filepath.Join(h.work, "token.lua")},
+	}
+}
