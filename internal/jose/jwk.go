@@ -71,31 +71,34 @@ func parseKeySet(data []byte, trusted bool) ([]Key, []error, error) {
 	if len(list) > MaxJWKSKeys {
 		return nil, nil, fmt.Errorf("%w: %d keys, the limit is %d", ErrInvalidKeySet, len(list), MaxJWKSKeys)
 	}
+	// A kid shared by several entries is ambiguous even when some of them are unusable: the
+	// document is not what its publisher meant, so none of those entries is used.
+	kids := make([]string, len(list))
+	count := make(map[string]int, len(list))
+	for i, raw := range list {
+		if kids[i] = kidOf(raw); kids[i] != "" {
+			count[kids[i]]++
+		}
+	}
 	var keys []Key
 	var skipped []error
 	for i, raw := range list {
+		if n := count[kids[i]]; n > 1 {
+			skipped = append(skipped, fmt.Errorf("key %d (kid %q): %w: %d keys share this kid", i, truncate(kids[i]), ErrInvalidKey, n))
+			continue
+		}
 		k, err := parseJWK(raw, trusted)
 		if err != nil {
-			skipped = append(skipped, fmt.Errorf("key %d%s: %w", i, kidForError(raw), err))
+			label := ""
+			if kids[i] != "" {
+				label = fmt.Sprintf(" (kid %q)", truncate(kids[i]))
+			}
+			skipped = append(skipped, fmt.Errorf("key %d%s: %w", i, label, err))
 			continue
 		}
 		keys = append(keys, k)
 	}
-	// Keys sharing a kid are all dropped.
-	count := make(map[string]int, len(keys))
-	for _, k := range keys {
-		if k.ID != "" {
-			count[k.ID]++
-		}
-	}
-	kept := keys[:0]
-	for _, k := range keys {
-		if n := count[k.ID]; n > 1 {
-			skipped = append(skipped, fmt.Errorf("key (kid %q): %w: %d keys share this kid", truncate(k.ID), ErrInvalidKey, n))
-			continue
-		}
-		kept = append(kept, k)
-	}
+	kept := keys
 	if trusted {
 		var secret, public bool
 		for _, k := range kept {
@@ -112,14 +115,13 @@ func parseKeySet(data []byte, trusted bool) ([]Key, []error, error) {
 	return kept, skipped, nil
 }
 
-func kidForError(raw []byte) string {
-	var v struct {
-		Kid string `json:"kid"`
+func kidOf(raw []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return ""
 	}
-	if json.Unmarshal(raw, &v) == nil && v.Kid != "" {
-		return fmt.Sprintf(" (kid %q)", truncate(v.Kid))
-	}
-	return ""
+	kid, _, _ := stringMember(m, "kid")
+	return kid
 }
 
 func truncate(s string) string {

@@ -97,12 +97,12 @@ func digest(h crypto.Hash, msg string, out *[64]byte) []byte {
 
 // Verify checks the signature with key, refusing an algorithm the key cannot or must not use.
 func (j *JWS) Verify(key *Key) error {
-	if key == nil {
-		return fmt.Errorf("%w: no key", ErrInvalidKey)
-	}
 	alg := j.Header.Alg
 	if strings.EqualFold(alg, "none") {
 		return fmt.Errorf("%w: alg %q", ErrUnsigned, alg)
+	}
+	if key == nil {
+		return fmt.Errorf("%w: no key", ErrInvalidKey)
 	}
 	if j.Header.B64 != nil {
 		return fmt.Errorf("%w", ErrUnencodedPayload)
