@@ -65,34 +65,39 @@ func ParseCompact(token string) (*JWS, error) {
 	}, nil
 }
 
-// splitCompact splits a three-segment compact JWS and checks every character is base64url,
-// so that whitespace, padding, '+' and '/' get a precise error (the base64 package would
-// silently skip CR and LF).
+// splitCompact splits a three-segment compact JWS. The base64 decoder refuses every byte
+// outside the alphabet except CR and LF, which it skips silently, so those two are looked for
+// here; describeInvalid turns a decoder error into a precise message.
 func splitCompact(token string) (h, p, s string, err error) {
 	if token == "" {
 		return "", "", "", fmt.Errorf("%w: empty token", ErrMalformed)
 	}
-	dots := 0
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		if c == '.' {
-			dots++
-			continue
+	if dots := strings.Count(token, "."); dots != 2 {
+		if err := firstInvalidChar(token); err != nil {
+			return "", "", "", err
 		}
-		if !isBase64URL(c) {
-			return "", "", "", fmt.Errorf("%w: character %d (%s) is not base64url", ErrMalformed, i, describeByte(c))
-		}
-	}
-	if dots != 2 {
 		hint := ""
 		if dots == 4 {
 			hint = " (five segments is an encrypted token, JWE)"
 		}
 		return "", "", "", fmt.Errorf("%w: expected three dot-separated segments, found %d%s", ErrMalformed, dots+1, hint)
 	}
+	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
+		return "", "", "", firstInvalidChar(token)
+	}
 	i := strings.IndexByte(token, '.')
 	j := i + 1 + strings.IndexByte(token[i+1:], '.')
 	return token[:i], token[i+1 : j], token[j+1:], nil
+}
+
+// firstInvalidChar reports the first byte of token that is neither base64url nor a dot.
+func firstInvalidChar(token string) error {
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; c != '.' && !isBase64URL(c) {
+			return fmt.Errorf("%w: character %d (%s) is not base64url", ErrMalformed, i, describeByte(c))
+		}
+	}
+	return nil
 }
 
 func isBase64URL(c byte) bool {
@@ -123,51 +128,101 @@ func decodeSegment(name, seg string, dst []byte) (decoded, rest []byte, err erro
 	src := unsafe.Slice(unsafe.StringData(seg), len(seg))
 	n, err := b64url.Decode(dst, src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s segment is not canonical base64url: %v", ErrMalformed, name, err)
+		if bad := firstInvalidChar(seg); bad != nil {
+			return nil, nil, fmt.Errorf("%s segment: %w", name, bad)
+		}
+		return nil, nil, fmt.Errorf("%w: %s segment is not canonical base64url (length or trailing bits)", ErrMalformed, name)
 	}
 	return dst[:n:n], dst[n:], nil
 }
 
+// maxHeaderMembers bounds the protected header; real ones have fewer than ten.
+const maxHeaderMembers = 64
+
 // parseHeader decodes a protected header: a JSON object in valid UTF-8 without duplicate
-// member names, with the registered parameters of the right JSON types.
+// member names, with the registered parameters of the right JSON types. It walks the object
+// itself instead of decoding into a map: this runs for every token.
 func parseHeader(raw []byte) (Header, error) {
-	m, err := decodeObject(raw)
-	if err != nil {
-		return Header{}, fmt.Errorf("%w: header: %w", ErrMalformed, err)
+	if !utf8.Valid(raw) {
+		return Header{}, fmt.Errorf("%w: header: not valid UTF-8", ErrMalformed)
+	}
+	if !json.Valid(raw) || firstNonSpace(raw) != '{' {
+		return Header{}, fmt.Errorf("%w: header: not a JSON object", ErrMalformed)
 	}
 	h := Header{Raw: raw}
-	strs := [...]struct {
-		name string
-		dst  *string
-	}{
-		{"alg", &h.Alg}, {"kid", &h.Kid}, {"typ", &h.Typ}, {"cty", &h.Cty}, {"x5t", &h.X5t},
-		{"x5t#S256", &h.X5tS256}, {"enc", &h.Enc}, {"zip", &h.Zip},
-	}
-	for _, f := range strs {
-		v, ok, err := stringMember(m, f.name)
-		if err != nil {
-			return Header{}, fmt.Errorf("%w: header: %w", ErrMalformed, err)
+	var seenBuf [16][]byte
+	seen := seenBuf[:0]
+	var critRaw []byte
+	sc := objectScanner{b: raw}
+	for {
+		name, value, ok := sc.next()
+		if !ok {
+			break
 		}
-		if ok {
-			*f.dst = v
+		for _, prev := range seen {
+			if string(prev) == string(name) {
+				return Header{}, fmt.Errorf("%w: header: duplicate member names", ErrMalformed)
+			}
+		}
+		if len(seen) == maxHeaderMembers {
+			return Header{}, fmt.Errorf("%w: header: more than %d parameters", ErrMalformed, maxHeaderMembers)
+		}
+		seen = append(seen, name)
+		var dst *string
+		switch string(name) {
+		case "alg":
+			dst = &h.Alg
+		case "kid":
+			dst = &h.Kid
+		case "typ":
+			dst = &h.Typ
+		case "cty":
+			dst = &h.Cty
+		case "x5t":
+			dst = &h.X5t
+		case "x5t#S256":
+			dst = &h.X5tS256
+		case "enc":
+			dst = &h.Enc
+		case "zip":
+			dst = &h.Zip
+		case "jwk":
+			h.HasJWK = true
+		case "jku":
+			h.HasJKU = true
+		case "x5u":
+			h.HasX5U = true
+		case "x5c":
+			h.HasX5C = true
+		case "crit":
+			critRaw = value
+		case "b64":
+			b := string(value) == "true"
+			if !b && string(value) != "false" {
+				return Header{}, fmt.Errorf("%w: header: b64 must be a boolean", ErrMalformed)
+			}
+			h.B64 = &b
+		}
+		if dst != nil {
+			v, err := jsonString(value)
+			if err != nil {
+				return Header{}, fmt.Errorf("%w: header: %s must be a string", ErrMalformed, name)
+			}
+			*dst = v
 		}
 	}
 	if h.Alg == "" {
 		return Header{}, fmt.Errorf("%w: header has no alg", ErrMalformed)
 	}
-	_, h.HasJWK = m["jwk"]
-	_, h.HasJKU = m["jku"]
-	_, h.HasX5U = m["x5u"]
-	_, h.HasX5C = m["x5c"]
-	if raw, ok := m["b64"]; ok {
-		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil || !isJSONBool(raw) {
-			return Header{}, fmt.Errorf("%w: header: b64 must be a boolean", ErrMalformed)
-		}
-		h.B64 = &b
-	}
-	if raw, ok := m["crit"]; ok {
-		crit, err := parseCrit(raw, m)
+	if critRaw != nil {
+		crit, err := parseCrit(critRaw, func(name string) bool {
+			for _, n := range seen {
+				if string(n) == name {
+					return true
+				}
+			}
+			return false
+		})
 		if err != nil {
 			return Header{}, err
 		}
@@ -179,9 +234,129 @@ func parseHeader(raw []byte) (Header, error) {
 	return h, nil
 }
 
+// objectScanner walks the members of a JSON object already known to be valid JSON. Member
+// names come back raw (without quotes) unless they hold escapes, in which case decoded.
+type objectScanner struct {
+	b []byte
+	i int
+}
+
+func (sc *objectScanner) skipSpace() {
+	for sc.i < len(sc.b) {
+		switch sc.b[sc.i] {
+		case ' ', '\t', '\r', '\n':
+			sc.i++
+		default:
+			return
+		}
+	}
+}
+
+// next returns the next member's name and raw value.
+func (sc *objectScanner) next() (name, value []byte, ok bool) {
+	sc.skipSpace()
+	if sc.i < len(sc.b) && (sc.b[sc.i] == '{' || sc.b[sc.i] == ',') {
+		sc.i++
+		sc.skipSpace()
+	}
+	if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
+		return nil, nil, false // '}' or the end
+	}
+	start := sc.i
+	sc.i = skipString(sc.b, sc.i)
+	name = sc.b[start+1 : sc.i-1]
+	if bytesHasBackslash(name) {
+		var s string
+		if json.Unmarshal(sc.b[start:sc.i], &s) == nil {
+			name = []byte(s)
+		}
+	}
+	sc.skipSpace()
+	sc.i++ // ':'
+	sc.skipSpace()
+	vstart := sc.i
+	sc.i = skipValue(sc.b, sc.i)
+	return name, sc.b[vstart:sc.i], true
+}
+
+// skipString returns the index after the JSON string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// skipValue returns the index after the JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default:
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
+
+func bytesHasBackslash(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonString decodes a raw JSON string value; anything else is an error.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", fmt.Errorf("not a string")
+	}
+	if inner := raw[1 : len(raw)-1]; !bytesHasBackslash(inner) {
+		return string(inner), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
 // parseCrit checks crit per RFC 7515 §4.1.11. No extension is implemented here, so any
 // well-formed crit is refused: a name we do not understand must make the token invalid.
-func parseCrit(raw json.RawMessage, m map[string]json.RawMessage) ([]string, error) {
+func parseCrit(raw []byte, present func(string) bool) ([]string, error) {
 	var crit []string
 	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &crit) != nil {
 		return nil, fmt.Errorf("%w: header: crit must be an array of strings", ErrMalformed)
@@ -198,7 +373,7 @@ func parseCrit(raw json.RawMessage, m map[string]json.RawMessage) ([]string, err
 			return nil, fmt.Errorf("%w: header: crit lists the registered parameter %q", ErrMalformed, name)
 		}
 		seen[name] = true
-		if _, ok := m[name]; !ok {
+		if !present(name) {
 			return nil, fmt.Errorf("%w: header: crit lists %q, which the header does not carry", ErrMalformed, name)
 		}
 	}
@@ -295,9 +470,4 @@ func stringMember(m map[string]json.RawMessage, name string) (string, bool, erro
 		return "", true, fmt.Errorf("%s must be a string", name)
 	}
 	return s, true, nil
-}
-
-func isJSONBool(raw []byte) bool {
-	s := string(raw)
-	return s == "true" || s == "false"
 }
