@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/x509"
+	"errors"
 	"strings"
 )
 
@@ -38,7 +39,11 @@ func (c *Compiler) Value(a Attr) (Value, error) {
 
 // TextValue compiles an element's text the same way.
 func (c *Compiler) TextValue(el *Element) (Value, error) {
-	return c.value(el.Text, el.Pos)
+	pos := el.TextPos
+	if pos.Line == 0 {
+		pos = el.Pos
+	}
+	return c.value(el.Text, pos)
 }
 
 func (c *Compiler) value(src string, pos Pos) (Value, error) {
@@ -60,15 +65,35 @@ func (c *Compiler) value(src string, pos Pos) (Value, error) {
 func (c *Compiler) Steps(els []*Element) ([]Step, error) {
 	steps := make([]Step, 0, len(els))
 	for _, el := range els {
-		compile, ok := c.Registry[el.Name]
-		if !ok {
-			return nil, Errorf(el.Pos, "policy element <%s> is not supported", el.Name)
-		}
-		s, err := compile(el, c)
+		s, err := c.Step(el)
 		if err != nil {
 			return nil, err
 		}
 		steps = append(steps, s)
 	}
 	return steps, nil
+}
+
+// Step compiles one policy element. The step it returns reports a failure together with the
+// element's name, path, id, scope and section, which become context.LastError.
+func (c *Compiler) Step(el *Element) (Step, error) {
+	if el.Name == "base" {
+		return nil, Errorf(el.Pos, "<base/> is allowed only directly inside a section (inbound, backend, outbound, on-error)")
+	}
+	compile, ok := c.Registry[el.Name]
+	if !ok {
+		return nil, Errorf(el.Pos, "policy element <%s> is not supported", el.Name)
+	}
+	s, err := compile(el, c)
+	if err != nil {
+		var perr *Error
+		if errors.As(err, &perr) {
+			return nil, err
+		}
+		return nil, &Error{Pos: el.Pos, Msg: "<" + el.Name + ">: " + err.Error(), Err: err}
+	}
+	if s == nil {
+		return nil, Errorf(el.Pos, "<%s> compiled to no step", el.Name)
+	}
+	return bindStep(s, el, c), nil
 }

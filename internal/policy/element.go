@@ -15,6 +15,22 @@ type Element struct {
 	Text  string
 	Inner string
 	Pos   Pos
+	// TextPos is where the first non-blank character of Text starts (the element's Pos when
+	// the loader did not set it), so an expression in text reports its own position.
+	TextPos Pos
+
+	// path is the element's place in its section, e.g. choose[1]/when[2]/set-header[1],
+	// set by the loader for context.LastError.Path.
+	path string
+}
+
+// Path is the element's place within its section, e.g. choose[1]/when[2]/validate-jwt[1],
+// as context.LastError.Path reports it. Elements the loader did not place report name[1].
+func (e *Element) Path() string {
+	if e.path == "" {
+		return e.Name + "[1]"
+	}
+	return e.path
 }
 
 // Attr is one attribute with the position of its value.

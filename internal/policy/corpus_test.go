@@ -1,0 +1,85 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// corpusDir finds ../shared/corpus/<name> beside the repository, walking up from the
+// package folder; "" when it is absent.
+func corpusDir(name string) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		candidate := filepath.Join(dir, "shared", "corpus", name)
+		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
+			return candidate
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// corpusNotWellFormed are the corpus documents that are not well-formed even to APIM, with
+// why; they must fail, with an error at the given line.
+var corpusNotWellFormed = map[string]struct {
+	line   int
+	reason string
+}{
+	// The docs example writes placeholders <tenant-name> and <tenant-id> raw inside the
+	// openid-config url attribute.
+	"azure-docs__validate-jwt-policy__ex4_entra-customer-tenant-ciam.xml": {2, "raw '<' in a plain attribute value"},
+	// A tool that re-serialised this file split the rewrite-uri template expression into
+	// attributes (latlong="" lat="" lng=""): its C# brackets no longer close.
+	"snippets__examples__Call_out_to_an_HTTP_endpoint_and_cache_the_response.policy.xml": {41, "corrupted expression: '[' never closes"},
+}
+
+// TestCorpusXML reads every real APIM policy document of the corpus at the XML level (bare
+// snippets may have several top-level elements) and lists the ones that fail.
+func TestCorpusXML(t *testing.T) {
+	dir := corpusDir("apim-policies")
+	if dir == "" {
+		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no policy documents in %s (%v)", dir, err)
+	}
+	sort.Strings(files)
+	var failed []string
+	for _, f := range files {
+		name := filepath.Base(f)
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots, perr := newXMLParser(name, src, nil).parse(true)
+		want, expectFail := corpusNotWellFormed[name]
+		switch {
+		case perr != nil && !expectFail:
+			failed = append(failed, perr.Error())
+		case perr == nil && expectFail:
+			t.Errorf("%s parsed, but it is listed as not well-formed (%s)", name, want.reason)
+		case perr != nil && expectFail:
+			if errs := Errors(perr); len(errs) == 0 || errs[0].Pos.Line != want.line {
+				t.Errorf("%s: error %v, want one at line %d (%s)", name, perr, want.line, want.reason)
+			}
+		default:
+			if len(roots) == 0 || roots[0].Name == "" {
+				t.Errorf("%s: parsed to no element", name)
+			}
+		}
+	}
+	t.Logf("%d documents, %d fail at the XML level (plus %d known not well-formed)", len(files), len(failed), len(corpusNotWellFormed))
+	if len(failed) > 0 {
+		t.Errorf("documents APIM accepts that the loader refuses:\n%s", strings.Join(failed, "\n"))
+	}
+}
