@@ -1,0 +1,338 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"portcullis/internal/policy"
+)
+
+// Failure reasons of forward-request (context.LastError.Reason).
+const (
+	ReasonBackendConnectionFailure = "BackendConnectionFailure"
+	ReasonTimeout                  = "Timeout"
+	ReasonRequestEntityTooLarge    = "RequestEntityTooLarge"
+	ReasonBackendErrorStatus       = "BackendErrorStatusCode"
+)
+
+// smallBody is the largest backend answer of known length read whole before answering; longer
+// or unannounced bodies stream through.
+const smallBody = 64 << 10
+
+// forwarder is the policy.Backend of one exchange: it sends context.Request to
+// context.Request.Url over pooled keep-alive connections and fills context.Response.
+type forwarder struct {
+	ex   *exchange
+	resp *fasthttp.Response // the backend's answer while its body is still ours to release
+	body []byte             // small answers, read whole
+}
+
+var _ policy.Backend = (*forwarder)(nil)
+
+// hopByHop are the fields that describe one connection, not the message (RFC 9110 §7.6.1).
+func hopByHop(name string) bool {
+	switch len(name) {
+	case 2:
+		return strings.EqualFold(name, "TE")
+	case 7:
+		return strings.EqualFold(name, "Trailer") || strings.EqualFold(name, "Upgrade")
+	case 10:
+		return strings.EqualFold(name, "Connection") || strings.EqualFold(name, "Keep-Alive")
+	case 16:
+		return strings.EqualFold(name, "Proxy-Connection")
+	case 17:
+		return strings.EqualFold(name, "Transfer-Encoding")
+	case 18:
+		return strings.EqualFold(name, "Proxy-Authenticate")
+	case 19:
+		return strings.EqualFold(name, "Proxy-Authorization")
+	}
+	return false
+}
+
+// connectionListed reports whether name is one of the fields the Connection header names.
+func connectionListed(conn []string, name string) bool {
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(tok), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Forward implements policy.Backend.
+func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) error {
+	f.release() // a retried forward-request replaces the previous answer
+	ex := f.ex
+	plan := ex.plan
+	in := ctx.Request
+	u := &in.URL
+
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.DisableNormalizing()
+	req.Header.SetMethod(in.Method)
+	uri := req.URI()
+	uri.DisablePathNormalizing = true
+	uri.SetScheme(u.Scheme)
+	host := u.Host
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	if (u.Scheme == "http" && u.Port != 80) || (u.Scheme == "https" && u.Port != 443) {
+		host += ":" + strconv.Itoa(u.Port)
+	}
+	uri.SetHost(host)
+	uri.SetPath(u.Path)
+	ex.buf = appendQuery(ex.buf[:0], &u.Query)
+	uri.SetQueryStringBytes(ex.buf)
+	req.Header.SetHost(host)
+
+	conn := in.Header.Values("Connection")
+	var xff []string
+	for _, h := range in.Header.Fields() {
+		switch {
+		case hopByHop(h.Name), strings.EqualFold(h.Name, "Host"), strings.EqualFold(h.Name, "Content-Length"),
+			strings.EqualFold(h.Name, "X-Forwarded-Proto"), strings.EqualFold(h.Name, "X-Forwarded-Host"):
+			continue
+		case strings.EqualFold(h.Name, "X-Forwarded-For"):
+			xff = append(xff, h.Value)
+			continue
+		case len(conn) > 0 && connectionListed(conn, h.Name):
+			continue
+		}
+		req.Header.Add(h.Name, h.Value)
+	}
+	ex.buf = ex.buf[:0]
+	for _, v := range xff {
+		ex.buf = append(append(ex.buf, v...), ", "...)
+	}
+	if in.IPAddress.IsValid() {
+		ex.buf = in.IPAddress.AppendTo(ex.buf)
+	} else if len(ex.buf) > 0 {
+		ex.buf = ex.buf[:len(ex.buf)-2]
+	}
+	if len(ex.buf) > 0 {
+		req.Header.SetBytesV("X-Forwarded-For", ex.buf)
+	}
+	req.Header.Set("X-Forwarded-Proto", in.OriginalURL.Scheme)
+	if in.OriginalURL.Host != "" {
+		ex.buf = append(ex.buf[:0], in.OriginalURL.Host...)
+		if p := in.OriginalURL.Port; p != 0 && !(p == 80 && in.OriginalURL.Scheme == "http") && !(p == 443 && in.OriginalURL.Scheme == "https") {
+			ex.buf = append(append(ex.buf, ':'), strconv.Itoa(p)...)
+		}
+		req.Header.SetBytesV("X-Forwarded-Host", ex.buf)
+	}
+
+	if opt.BufferRequestBody && !in.Body.Loaded() {
+		if _, err := in.Body.Bytes(); err != nil {
+			return bodyFailure(err)
+		}
+	}
+	if r, size := in.Body.Stream(); r != nil {
+		if size != 0 {
+			req.SetBodyStream(r, int(size))
+		}
+	} else if b, _ := in.Body.Bytes(); len(b) > 0 {
+		req.SetBodyRaw(b)
+	}
+
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = plan.backendTimeout
+	}
+	resp := fasthttp.AcquireResponse()
+	err := plan.do(ex.api, u, req, resp, timeout, opt.FollowRedirects)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		return forwardFailure(err, timeout)
+	}
+	f.resp = resp
+
+	out := ctx.Response
+	out.StatusCode = resp.StatusCode()
+	out.StatusReason = ""
+	out.Header.Reset()
+	var rconn [][]byte
+	for k, v := range resp.Header.All() {
+		if string(k) == "Connection" {
+			rconn = append(rconn, v)
+		}
+	}
+	for k, v := range resp.Header.All() {
+		name := headerName(k)
+		if hopByHop(name) || name == "Content-Length" || (len(rconn) > 0 && listedBytes(rconn, name)) {
+			continue
+		}
+		out.Header.Add(name, string(v))
+	}
+	cl := resp.Header.ContentLength()
+	stream := resp.BodyStream()
+	switch {
+	case stream == nil:
+		out.Body.Set(resp.Body())
+	case cl >= 0 && cl <= smallBody:
+		f.body = f.body[:0]
+		if cap(f.body) < cl {
+			f.body = make([]byte, 0, cl)
+		}
+		n, err := io.ReadFull(stream, f.body[:cl])
+		if err != nil {
+			return &policy.Failure{Source: "forward-request", Reason: ReasonBackendConnectionFailure, StatusCode: 502,
+				Message: msgBackendFailure, Detail: fmt.Sprintf("reading the backend's answer: %v", err), Err: err}
+		}
+		f.body = f.body[:n]
+		out.Body.Set(f.body)
+	default:
+		size := int64(cl)
+		if cl < 0 {
+			size = -1
+		}
+		out.Body.SetStream(&backendStream{f: f, r: stream}, size, plan.maxBody)
+	}
+	if opt.FailOnErrorStatusCode && out.StatusCode >= 400 {
+		return &policy.Failure{Source: "forward-request", Reason: ReasonBackendErrorStatus, StatusCode: out.StatusCode,
+			Message: http500Message, Detail: fmt.Sprintf("the backend answered %d", out.StatusCode)}
+	}
+	return nil
+}
+
+func listedBytes(conn [][]byte, name string) bool {
+	vs := make([]string, len(conn))
+	for i, c := range conn {
+		vs[i] = string(c)
+	}
+	return connectionListed(vs, name)
+}
+
+// release gives the backend's answer back to the pool; the connection is reused when its body
+// was read to the end.
+func (f *forwarder) release() {
+	if f.resp != nil {
+		_ = f.resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(f.resp)
+		f.resp = nil
+	}
+}
+
+// backendStream is a backend body that streams to the client. When the listener takes it, it
+// owns the backend response and releases it on Close.
+type backendStream struct {
+	f     *forwarder
+	r     io.Reader
+	owned *fasthttp.Response
+}
+
+func (s *backendStream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// Close is called by the listener once the body is written.
+func (s *backendStream) Close() error {
+	if s.owned != nil {
+		err := s.owned.CloseBodyStream()
+		fasthttp.ReleaseResponse(s.owned)
+		s.owned = nil
+		return err
+	}
+	return nil
+}
+
+// detach moves ownership of the backend response from the exchange to the stream.
+func (s *backendStream) detach() {
+	if s.f.resp != nil {
+		s.owned, s.f.resp = s.f.resp, nil
+	}
+}
+
+func (p *Plan) do(api *apiRoute, u *policy.URL, req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, follow bool) error {
+	var hc *fasthttp.HostClient
+	if s := api.service; u.Scheme == s.Scheme && u.Host == s.Host && u.Port == s.Port {
+		hc = api.client
+	} else {
+		hc = p.backends[hostKey(u.Scheme, u.Host, u.Port)]
+	}
+	if follow {
+		req.SetTimeout(timeout)
+		if hc != nil {
+			return hc.DoRedirects(req, resp, maxRedirects)
+		}
+		return p.other.DoRedirects(req, resp, maxRedirects)
+	}
+	if hc != nil {
+		return hc.DoTimeout(req, resp, timeout)
+	}
+	return p.other.DoTimeout(req, resp, timeout)
+}
+
+const maxRedirects = 10
+
+// Messages of the gateway's own error answers. They say what happened without naming the
+// backend's address, which is the operator's business (it is in the log).
+const (
+	msgBackendFailure = "Bad gateway: the backend service could not be reached."
+	msgBackendTimeout = "Gateway timeout: the backend service did not answer in time."
+	msgBodyTooLarge   = "Request entity too large."
+	http500Message    = "Internal server error"
+)
+
+func bodyFailure(err error) *policy.Failure {
+	if errors.Is(err, errBodyTooLarge) || errors.Is(err, policy.ErrBodyTooLarge) {
+		return &policy.Failure{Source: "forward-request", Reason: ReasonRequestEntityTooLarge, StatusCode: 413,
+			Message: msgBodyTooLarge, Detail: err.Error(), Err: err}
+	}
+	return &policy.Failure{Source: "forward-request", Reason: ReasonBackendConnectionFailure, StatusCode: 502,
+		Message: msgBackendFailure, Detail: fmt.Sprintf("reading the client's body: %v", err), Err: err}
+}
+
+func forwardFailure(err error, timeout time.Duration) *policy.Failure {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return bodyFailure(err)
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout), errors.As(err, &ne) && ne.Timeout():
+		return &policy.Failure{Source: "forward-request", Reason: ReasonTimeout, StatusCode: 504, Message: msgBackendTimeout,
+			Detail: fmt.Sprintf("the backend did not answer within %s: %v", timeout, err), Err: err}
+	}
+	return &policy.Failure{Source: "forward-request", Reason: ReasonBackendConnectionFailure, StatusCode: 502,
+		Message: msgBackendFailure, Detail: fmt.Sprintf("calling the backend: %v", err), Err: err}
+}
+
+// appendQuery encodes q as a query string.
+func appendQuery(dst []byte, q *policy.Query) []byte {
+	for i, f := range q.Fields() {
+		if i > 0 {
+			dst = append(dst, '&')
+		}
+		dst = appendEscaped(dst, f.Name)
+		dst = append(dst, '=')
+		dst = appendEscaped(dst, f.Value)
+	}
+	return dst
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+func appendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			dst = append(dst, c)
+		case c == ' ':
+			dst = append(dst, '+')
+		default:
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+		}
+	}
+	return dst
+}
