@@ -33,7 +33,7 @@ type apiRoute struct {
 	cfg     *config.API
 	routes  []*route
 	info    policy.API
-	service policy.URL            // the backend URL, parsed once
+	service policy.URL           // the backend URL, parsed once
 	client  *fasthttp.HostClient // its pooled connections
 }
 
