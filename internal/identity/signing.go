@@ -310,5 +310,4 @@ func parseKeySet(tenantID string, stored []directory.SigningKey, now time.Time) 
 	return ks, nil
 }
 
-
 func encodeCert(der []byte) string { return base64.StdEncoding.EncodeToString(der) }

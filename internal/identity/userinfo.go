@@ -38,7 +38,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	var c struct {
 		Aud, Iss, Tid, Oid, Name, GivenName, FamilyName, Upn, PreferredUsername string
-		Exp, Nbf                                                                 float64
+		Exp, Nbf                                                                float64
 	}
 	var raw map[string]any
 	if json.Unmarshal(j.Payload, &raw) != nil {
