@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,6 +177,11 @@ func (s *Server) handle(rc *fasthttp.RequestCtx) {
 	switch {
 	case err == nil, errors.Is(err, policy.ErrResponseSent):
 		s.writeResponse(rc, ex)
+	case ex.resp.StatusCode != 0 && ex.pctx.LastError != nil:
+		// The pipeline answered the failure itself (default error response or on-error).
+		s.writeResponse(rc, ex)
+		s.opt.Log.Info("request failed", "request_id", o.RequestID, "api", o.API, "operation", o.Operation,
+			"source", o.FailureSource, "reason", o.FailureReason, "detail", err.Error())
 	case errors.As(err, &f):
 		o.FailureSource, o.FailureReason = f.Source, f.Reason
 		status := f.StatusCode
@@ -277,17 +281,7 @@ func writeError(rc *fasthttp.RequestCtx, status int, message string, header []po
 	for _, h := range header {
 		rc.Response.Header.Add(h.Name, h.Value)
 	}
-	rc.Response.SetBodyRaw(ErrorBody(status, message))
-}
-
-// ErrorBody is APIM's default error body: {"statusCode": N, "message": "..."}.
-func ErrorBody(status int, message string) []byte {
-	b := make([]byte, 0, 40+len(message))
-	b = append(b, `{"statusCode": `...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, `, "message": `...)
-	b = strconv.AppendQuote(b, message)
-	return append(b, '}')
+	rc.Response.SetBodyRaw(policy.ErrorBody(status, message))
 }
 
 // protocolError answers requests fasthttp could not read: too large, malformed, too slow.
