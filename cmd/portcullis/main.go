@@ -61,6 +61,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newCheckCommand(),
 		newAppCommand(),
 		newKeysCommand(),
+		newTokenCommand(),
 	)
 	return root
 }
