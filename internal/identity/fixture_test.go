@@ -336,3 +336,19 @@ func (f *fixture) clientCredentials(version int, extra url.Values) (int, map[str
 	status, doc, _ := f.post(f.tokenURL(version), form, nil)
 	return status, doc
 }
+
+func (f *fixture) postRaw(endpoint, body string) (int, map[string]any) {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		f.t.Fatal(err)
+	}
+	return resp.StatusCode, doc
+}

@@ -185,6 +185,17 @@ func assertEntraError(t *testing.T, f *fixture, status int, doc map[string]any, 
 	if !known {
 		t.Fatalf("test table lacks AADSTS%d", code)
 	}
+	assertEntraErrorAs(t, f, status, doc, code, want.oauth, want.status)
+}
+
+// assertEntraErrorAs is assertEntraError for a code whose error value depends on where it
+// occurs (9002313 is invalid_request for a malformed request, invalid_grant for a bad code).
+func assertEntraErrorAs(t *testing.T, f *fixture, status int, doc map[string]any, code int, oauth string, httpStatus int) {
+	t.Helper()
+	want := struct {
+		oauth  string
+		status int
+	}{oauth, httpStatus}
 	if status != want.status {
 		t.Errorf("status = %d, want %d (%v)", status, want.status, doc)
 	}
