@@ -2,6 +2,7 @@ package jose
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -199,6 +200,9 @@ func parseJWK(raw []byte, trusted bool) (Key, error) {
 		return Key{}, fmt.Errorf("%w: use %q is neither sig nor enc", ErrInvalidKey, k.Use)
 	}
 	if !trusted {
+		if kty == "oct" {
+			return Key{}, fmt.Errorf("%w: a published key set never supplies a shared secret (kty oct)", ErrAlgorithmNotAllowed)
+		}
 		if k.Use == "enc" {
 			return Key{}, fmt.Errorf("%w: the key is for encryption (use enc)", ErrAlgorithmNotAllowed)
 		}
@@ -219,9 +223,6 @@ func parseJWK(raw []byte, trusted bool) (Key, error) {
 	case "OKP":
 		err = parseOKPJWK(f, &k)
 	case "oct":
-		if !trusted {
-			return Key{}, fmt.Errorf("%w: a published key set never supplies a shared secret (kty oct)", ErrAlgorithmNotAllowed)
-		}
 		k.Secret, err = f.bytes("k", true)
 		if err == nil {
 			err = checkAlgForKey(k.Alg, "oct", nil)
@@ -600,8 +601,7 @@ func keyFromPublic(pub any) (*Key, error) {
 }
 
 func keyFromPrivate(priv any) (*Key, error) {
-	type publicKeyer interface{ Public() any }
-	signer, ok := priv.(publicKeyer)
+	signer, ok := priv.(crypto.Signer)
 	if !ok {
 		return nil, fmt.Errorf("%w: %T keys are not supported", ErrUnsupportedAlgorithm, priv)
 	}
