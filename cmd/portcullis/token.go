@@ -65,7 +65,8 @@ func (f *acquireFlags) register(cmd *cobra.Command, defaultTimeout time.Duration
 }
 
 // client builds the token client from flags and environment. clientIDEnv lists the variables
-// to try, in order, when --client-id is absent.
+// to try, in order, when --client-id is absent. The user flows read PORTCULLIS_PUBLIC_CLIENT_ID
+// only: dev.env's PORTCULLIS_CLIENT_ID is a confidential client, which cannot use them.
 func (f *acquireFlags) client(clientIDEnv ...string) (*tokenclient.Client, tokenclient.Target, error) {
 	var target tokenclient.Target
 	if f.output != "token" && f.output != "json" {
@@ -99,6 +100,12 @@ func (f *acquireFlags) client(clientIDEnv ...string) (*tokenclient.Client, token
 		ep, err = tokenclient.FromTokenURL(f.tokenURL)
 	case f.authority != "":
 		ep, err = tokenclient.FromAuthority(f.authority, f.tenant, version)
+		if err != nil && f.tenant == "" && tenant != "" {
+			// An authority without a tenant takes PORTCULLIS_TENANT_ID.
+			if alt, altErr := tokenclient.FromAuthority(f.authority, tenant, version); altErr == nil {
+				ep, err = alt, nil
+			}
+		}
 	case os.Getenv("PORTCULLIS_TOKEN_URL") != "":
 		ep, err = tokenclient.FromTokenURL(os.Getenv("PORTCULLIS_TOKEN_URL"))
 	case tenant != "":
@@ -230,7 +237,7 @@ func newTokenDeviceCommand() *cobra.Command {
       --client-id <public-client-id> --scope api://<backend-app-id>/Files.Read`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, target, err := f.client("PORTCULLIS_PUBLIC_CLIENT_ID", "PORTCULLIS_CLIENT_ID")
+			c, target, err := f.client("PORTCULLIS_PUBLIC_CLIENT_ID")
 			if err != nil {
 				return err
 			}
@@ -266,7 +273,7 @@ func newTokenLoginCommand() *cobra.Command {
       --client-id <public-client-id> --scope api://<backend-app-id>/Files.Read`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, target, err := f.client("PORTCULLIS_PUBLIC_CLIENT_ID", "PORTCULLIS_CLIENT_ID")
+			c, target, err := f.client("PORTCULLIS_PUBLIC_CLIENT_ID")
 			if err != nil {
 				return err
 			}

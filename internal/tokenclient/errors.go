@@ -118,7 +118,7 @@ func (e *Error) Summary() string {
 var fixByAADSTS = map[int]string{
 	7000215: "check the client secret (--client-secret or PORTCULLIS_CLIENT_SECRET): use the secret's value, shown once when it was created, not its ID.",
 	7000222: "the client secret has expired: create a new one for the application and use it.",
-	7000218: "pass a credential: --client-secret, or --certificate and --key.",
+	7000218: "this application is confidential: pass its credential (--client-secret, or --certificate and --key), or sign users in with a public client.",
 	700025:  "this is a public client: do not pass a client secret or certificate.",
 	700016:  "check --client-id and --tenant: the application is not registered in that tenant.",
 	90002:   "check --tenant (the tenant GUID or a verified domain) or the authority URL.",
