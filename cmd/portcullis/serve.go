@@ -1,14 +1,432 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"portcullis/internal/admin"
+	"portcullis/internal/config"
+	"portcullis/internal/gateway"
+	"portcullis/internal/policies"
+	"portcullis/internal/policy"
+)
 
 func newServeCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "serve",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return usageError{errNotBuilt}
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the gateway, identity service and admin API that a configuration file describes",
+		Long: "Runs the roles FILE configures until SIGINT or SIGTERM (in-flight requests finish).\n" +
+			"SIGHUP, or a change of FILE or of a policy file, reloads the gateway; a reload that fails\n" +
+			"keeps the running configuration and logs why (file:line:col).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath == "" {
+				return usageError{errors.New("serve needs --config FILE (try examples/portcullis.yaml)")}
+			}
+			return serve(cmd.Context(), configPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
+	return cmd
+}
+
+// reloadPoll is how often serve looks at the configuration and policy files for changes.
+const reloadPoll = 500 * time.Millisecond
+
+// invalidConfig is returned once the problems themselves have been printed, one per line.
+type invalidConfig struct {
+	file     string
+	problems int
+}
+
+func (e invalidConfig) Error() string {
+	s := "s"
+	if e.problems == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%s is not valid (%d problem%s)", e.file, e.problems, s)
+}
+
+// printProblems writes each file:line:col: message line of err to w and returns how many there
+// were. Absolute paths under the working directory are shortened to relative ones.
+func printProblems(w io.Writer, err error) int {
+	lines := problemLines(err)
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	return len(lines)
+}
+
+func problemLines(err error) []string {
+	wd, _ := os.Getwd()
+	var out []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		if wd != "" {
+			l = strings.ReplaceAll(l, wd+string(filepath.Separator), "")
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// services are the long-lived parts shared by every configuration a process serves: they
+// survive reloads.
+type services struct {
+	log     *slog.Logger
+	metrics *admin.Metrics
+}
+
+// compilePlan loads and compiles every policy the gateway section names, next to whatever is
+// serving, and returns the plan to publish.
+func (s *services) compilePlan(cfg *config.Config) (*gateway.Plan, error) {
+	g := cfg.Gateway
+	certs, err := gateway.LoadCertificates(g.Certificates)
+	if err != nil {
+		return nil, err
+	}
+	loader := &policy.Loader{
+		NamedValues:  g.NamedValues,
+		FragmentsDir: g.Fragments,
+		// VALIDATE-JWT: the key cache and validated-token cache are wired here once the token
+		// engineer's keys.Cache lands (policies.ValidateJWTDeps{Keys, Tokens, Logger,
+		// NoWWWAuthenticate: g.WWWAuthenticate != nil && !*g.WWWAuthenticate}).
+		Registry:     policies.Registry(policies.Deps{}),
+		Certificates: certs,
+	}
+	docs := map[string]*policy.Document{}
+	var loadErrs []error
+	load := func(path string) *policy.Document {
+		if path == "" {
+			return nil
+		}
+		if d, ok := docs[path]; ok {
+			return d
+		}
+		d, err := loader.LoadFile(path)
+		if err != nil {
+			loadErrs = append(loadErrs, err)
+		}
+		docs[path] = d
+		return d
+	}
+	global := load(g.Policy)
+	for _, a := range g.APIs {
+		load(a.Policy)
+		for _, op := range a.Operations {
+			load(op.Policy)
+		}
+	}
+	if len(loadErrs) > 0 {
+		return nil, errors.Join(loadErrs...)
+	}
+	reported := map[string]bool{}
+	return gateway.Build(cfg, func(_ *config.Gateway, api *config.API, op *config.Operation) (gateway.Pipeline, error) {
+		var opDoc *policy.Document
+		if op != nil {
+			opDoc = docs[op.Policy]
+		}
+		p, err := loader.Compile(global, docs[api.Policy], opDoc)
+		if err != nil {
+			// A document shared by many operations fails once per operation: report each
+			// problem once.
+			var fresh []error
+			for _, e := range policy.Errors(err) {
+				if k := e.Error(); !reported[k] {
+					reported[k] = true
+					fresh = append(fresh, e)
+				}
+			}
+			if len(policy.Errors(err)) == 0 {
+				return nil, err
+			}
+			return nil, errors.Join(fresh...)
+		}
+		return p, nil
+	})
+}
+
+func serve(ctx context.Context, path string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return invalidConfig{path, printProblems(stderr, err)}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	svc := &services{log: log, metrics: admin.NewMetrics(nil)}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	r := &running{svc: svc, path: path, stdout: stdout, stderr: stderr, cfg: cfg}
+	if err := r.start(); err != nil {
+		r.stop(context.Background())
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	watched := snapshot(cfg.Files())
+	tick := time.NewTicker(reloadPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: in-flight requests finish first")
+			timeout := config.DefaultShutdownTimeout
+			if cfg.Gateway != nil {
+				timeout = cfg.Gateway.Timeouts.ShutdownDuration
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			r.stop(sctx)
+			if err := r.failed(); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "portcullis stopped")
+			return nil
+		case <-r.done:
+			return r.failed()
+		case <-hup:
+			log.Info("SIGHUP: reloading", "config", path)
+			watched = r.reload(watched)
+		case <-tick.C:
+			if now := snapshot(watched.files()); !now.equal(watched) {
+				log.Info("a configuration or policy file changed: reloading", "config", path)
+				watched = r.reload(now)
+			}
+		}
+	}
+}
+
+// running is one serve process: its listeners and the configuration they serve.
+type running struct {
+	svc            *services
+	path           string
+	stdout, stderr io.Writer
+	cfg            *config.Config
+
+	gateways []*gateway.Server
+	adminSrv *http.Server
+	wg       sync.WaitGroup
+	done     chan struct{} // closed when a listener fails
+	once     sync.Once
+	mu       sync.Mutex
+	err      error
+}
+
+func (r *running) fail(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+	r.once.Do(func() { close(r.done) })
+}
+
+func (r *running) failed() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *running) start() error {
+	r.done = make(chan struct{})
+	cfg := r.cfg
+	if g := cfg.Gateway; g != nil {
+		plan, err := r.svc.compilePlan(cfg)
+		if err != nil {
+			return invalidConfig{r.path, printProblems(r.stderr, err)}
+		}
+		apis, ops := plan.Summary()
+		opts := gateway.Options{
+			Timeouts:  *g.Timeouts,
+			Limits:    *g.Limits,
+			Observer:  r.svc.metrics,
+			AccessLog: r.svc.log.With("log", "access"),
+			Log:       r.svc.log,
+		}
+		if err := r.listenGateway(g.Listen, "http", plan, opts, nil); err != nil {
+			return err
+		}
+		if g.TLSListen != "" {
+			cert, err := tls.LoadX509KeyPair(g.TLS.Cert, g.TLS.Key)
+			if err != nil {
+				return fmt.Errorf("gateway tls: %w", err)
+			}
+			opts.TLS = true
+			tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			if err := r.listenGateway(g.TLSListen, "https", plan, opts, tc); err != nil {
+				return err
+			}
+		}
+		r.svc.log.Info("gateway configured", "apis", apis, "operations", ops)
+	}
+
+	// IDENTITY ROLE: the lead starts internal/identity here when cfg.Identity is set (its
+	// listener, TLS and seed), and prints "identity listening on https://ADDR" like the others.
+	if cfg.Identity != nil {
+		r.svc.log.Warn("the identity section is not served by this build of serve yet")
+	}
+
+	if a := cfg.Admin; a != nil {
+		ln, err := net.Listen("tcp", a.Listen)
+		if err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		// MANAGEMENT API: the lead passes the Graph-compatible handler as Management here.
+		h := admin.NewHandler(admin.Options{Token: a.Token, Gatherer: r.svc.metrics.Registry})
+		r.adminSrv = admin.NewServer(h)
+		r.adminSrv.ErrorLog = slog.NewLogLogger(r.svc.log.Handler(), slog.LevelDebug)
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if err := r.adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				r.fail(fmt.Errorf("admin listener: %w", err))
+			}
+		}()
+		fmt.Fprintf(r.stdout, "admin listening on http://%s\n", ln.Addr())
+		r.svc.log.Info("admin listening", "addr", ln.Addr().String(), "management_api", a.Token != "")
+	}
+	return nil
+}
+
+func (r *running) listenGateway(addr, scheme string, plan *gateway.Plan, opts gateway.Options, tc *tls.Config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gateway listener: %w", err)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	srv := gateway.NewServer(plan, opts)
+	r.gateways = append(r.gateways, srv)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := srv.Serve(ln); err != nil {
+			r.fail(fmt.Errorf("gateway listener: %w", err))
+		}
+	}()
+	fmt.Fprintf(r.stdout, "gateway listening on %s://%s\n", scheme, ln.Addr())
+	r.svc.log.Info("gateway listening", "addr", ln.Addr().String(), "scheme", scheme)
+	return nil
+}
+
+// reload compiles the file again beside the running configuration and swaps it in; on any
+// problem the running one stays and the problems are logged.
+func (r *running) reload(watched fileSet) fileSet {
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		r.reloadFailed(err)
+		return watched
+	}
+	next := snapshot(cfg.Files())
+	if (cfg.Gateway == nil) != (r.cfg.Gateway == nil) {
+		r.reloadFailed(errors.New(r.path + ": adding or removing the gateway section needs a restart"))
+		return next
+	}
+	if cfg.Gateway != nil {
+		if cfg.Gateway.Listen != r.cfg.Gateway.Listen || cfg.Gateway.TLSListen != r.cfg.Gateway.TLSListen {
+			r.svc.log.Warn("listen addresses change only on restart; the new APIs and policies apply now")
+		}
+		plan, err := r.svc.compilePlan(cfg)
+		if err != nil {
+			r.reloadFailed(err)
+			return next
+		}
+		var old *gateway.Plan
+		for _, g := range r.gateways {
+			old = g.Swap(plan)
+		}
+		if old != nil {
+			old.Close()
+		}
+		apis, ops := plan.Summary()
+		r.svc.log.Info("configuration reloaded", "apis", apis, "operations", ops)
+	}
+	r.cfg = cfg
+	fmt.Fprintln(r.stdout, "configuration reloaded")
+	return next
+}
+
+func (r *running) reloadFailed(err error) {
+	for _, l := range problemLines(err) {
+		r.svc.log.Error("reload failed, the running configuration stays", "error", l)
+	}
+	fmt.Fprintln(r.stdout, "reload failed: the running configuration stays")
+}
+
+func (r *running) stop(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, g := range r.gateways {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = g.Shutdown(ctx)
+		}()
+	}
+	if r.adminSrv != nil {
+		_ = r.adminSrv.Shutdown(ctx)
+	}
+	wg.Wait()
+}
+
+// fileSet is what serve watches: each file's size and modification time.
+type fileSet map[string]fileStamp
+
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+	missing bool
+}
+
+func snapshot(files []string) fileSet {
+	s := make(fileSet, len(files))
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			s[f] = fileStamp{missing: true}
+			continue
+		}
+		s[f] = fileStamp{size: st.Size(), modTime: st.ModTime()}
+	}
+	return s
+}
+
+func (s fileSet) files() []string {
+	out := make([]string, 0, len(s))
+	for f := range s {
+		out = append(out, f)
+	}
+	return out
+}
+
+func (s fileSet) equal(o fileSet) bool {
+	if len(s) != len(o) {
+		return false
+	}
+	for f, st := range s {
+		if o[f] != st {
+			return false
+		}
+	}
+	return true
 }

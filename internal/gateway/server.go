@@ -135,7 +135,7 @@ func (s *Server) requestID() string {
 func (s *Server) handle(rc *fasthttp.RequestCtx) {
 	plan := s.plan.Load()
 	var o Observation
-	o.StatusCode = 0
+	o.RequestID = s.requestID()
 	defer s.finish(rc, &o)
 
 	if msg := checkFraming(rc.Request.Header.RawHeaders()); msg != "" {
@@ -165,7 +165,6 @@ func (s *Server) handle(rc *fasthttp.RequestCtx) {
 		o.FailureSource, o.FailureReason = "gateway", ReasonRequestEntityTooLarge
 		return
 	}
-	o.RequestID = s.requestID()
 	ex.fill(rc, plan, s.opt.TLS, o.RequestID)
 	o.ClientIP = ex.req.IPAddress
 

@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+
+	"portcullis/internal/policy"
+)
+
+// LoadCertificates reads gateway.certificates: PEM files holding a certificate chain and,
+// optionally, its private key (PKCS#8, PKCS#1 or SEC 1).
+func LoadCertificates(files map[string]string) (map[string]*policy.Certificate, error) {
+	out := make(map[string]*policy.Certificate, len(files))
+	for _, id := range slices.Sorted(maps.Keys(files)) {
+		c, err := loadCertificate(id, files[id])
+		if err != nil {
+			return nil, err
+		}
+		out[id] = c
+	}
+	return out, nil
+}
+
+func loadCertificate(id, path string) (*policy.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %q: %w", id, err)
+	}
+	c := &policy.Certificate{ID: id}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		switch b.Type {
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("certificate %q (%s): %w", id, path, err)
+			}
+			c.Chain = append(c.Chain, cert)
+		case "PRIVATE KEY":
+			if c.Key, err = x509.ParsePKCS8PrivateKey(b.Bytes); err != nil {
+				return nil, fmt.Errorf("certificate %q (%s): private key: %w", id, path, err)
+			}
+		case "RSA PRIVATE KEY":
+			if c.Key, err = x509.ParsePKCS1PrivateKey(b.Bytes); err != nil {
+				return nil, fmt.Errorf("certificate %q (%s): private key: %w", id, path, err)
+			}
+		case "EC PRIVATE KEY":
+			if c.Key, err = x509.ParseECPrivateKey(b.Bytes); err != nil {
+				return nil, fmt.Errorf("certificate %q (%s): private key: %w", id, path, err)
+			}
+		}
+	}
+	if len(c.Chain) == 0 {
+		return nil, fmt.Errorf("certificate %q: %s holds no PEM CERTIFICATE block", id, path)
+	}
+	return c, nil
+}
