@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -76,10 +78,92 @@ func TestCorpusXML(t *testing.T) {
 			if len(roots) == 0 || roots[0].Name == "" {
 				t.Errorf("%s: parsed to no element", name)
 			}
+			for _, r := range roots {
+				failed = append(failed, checkExpressionBoundaries(r)...)
+			}
 		}
 	}
 	t.Logf("%d documents, %d fail at the XML level (plus %d known not well-formed)", len(files), len(failed), len(corpusNotWellFormed))
 	if len(failed) > 0 {
 		t.Errorf("documents APIM accepts that the loader refuses:\n%s", strings.Join(failed, "\n"))
 	}
+}
+
+// checkExpressionBoundaries reports values that start as a policy expression but do not end
+// with its closing bracket: a sign that the loader cut an expression short or ran past it.
+func checkExpressionBoundaries(el *Element) []string {
+	var bad []string
+	check := func(what string, pos Pos, v string) {
+		v = strings.TrimSpace(v)
+		if !strings.HasPrefix(v, "@(") && !strings.HasPrefix(v, "@{") {
+			return
+		}
+		want := ")"
+		if v[1] == '{' {
+			want = "}"
+		}
+		if !strings.HasSuffix(v, want) {
+			bad = append(bad, fmt.Sprintf("%v: %s holds an expression that does not end with %s: %q", pos, what, want, excerpt(v[max(0, len(v)-30):])))
+		}
+	}
+	for _, a := range el.Attrs {
+		check("attribute "+a.Name+" of <"+el.Name+">", a.Pos, a.Value)
+	}
+	if len(el.Children) == 0 {
+		check("the text of <"+el.Name+">", el.TextPos, el.Text)
+	}
+	for _, c := range el.Children {
+		bad = append(bad, checkExpressionBoundaries(c)...)
+	}
+	return bad
+}
+
+// TestCorpusLoad loads every corpus document as a user would: placeholder values for the
+// named values it references, an empty fragment for each fragment it includes, and a bare
+// snippet wrapped in <policies><inbound>. Sections, <base/>, named values and fragments must
+// all load; compiling is for the policies' own tests.
+func TestCorpusLoad(t *testing.T) {
+	dir := corpusDir("apim-policies")
+	if dir == "" {
+		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+	namedValue := regexp.MustCompile(`\{\{([A-Za-z0-9._-]+)\}\}`)
+	fragmentID := regexp.MustCompile(`fragment-id="([^"]+)"`)
+	fragments := t.TempDir()
+	loaded := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		if _, skip := corpusNotWellFormed[name]; skip {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nv := map[string]string{}
+		for _, m := range namedValue.FindAllStringSubmatch(string(src), -1) {
+			nv[m[1]] = "placeholder"
+		}
+		for _, m := range fragmentID.FindAllStringSubmatch(string(src), -1) {
+			if err := os.WriteFile(filepath.Join(fragments, m[1]+".xml"), []byte("<fragment/>"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		roots, err := newXMLParser(name, src, nil).parse(true)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if len(roots) > 1 || (roots[0].Name != "policies" && roots[0].Name != "fragment") {
+			src = append(append([]byte("<policies><inbound>"), src...), "</inbound></policies>"...)
+		}
+		l := &Loader{NamedValues: nv, FragmentsDir: fragments}
+		if _, err := l.Load(name, src); err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		loaded++
+	}
+	t.Logf("%d of %d documents load (%d known not well-formed are left out)", loaded, len(files), len(corpusNotWellFormed))
 }

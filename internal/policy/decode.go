@@ -72,7 +72,7 @@ func (p *xmlParser) decode(b *strings.Builder, start, end int, mode decodeMode, 
 }
 
 func (p *xmlParser) entityError(off int, s string) *Error {
-	if semi := strings.IndexByte(s, ';'); semi > 1 && semi < 12 && readName(s, 1) == s[1:semi] {
+	if semi := strings.IndexByte(s[:min(len(s), 12)], ';'); semi > 1 && readName(s, 1) == s[1:semi] {
 		return p.errorf(off, "unknown entity %s: XML defines only &lt; &gt; &amp; &quot; &apos; and numeric references such as &#38;", s[:semi+1])
 	}
 	if strings.HasPrefix(s, "&#") {
@@ -84,6 +84,9 @@ func (p *xmlParser) entityError(off int, s string) *Error {
 // entityAt decodes the entity or character reference at the start of s, returning the
 // character and the length consumed, or 0 when s does not start with a valid one.
 func entityAt(s string) (rune, int) {
+	if len(s) > 12 {
+		s = s[:12] // the longest reference, &#x10FFFF;, is 10 bytes: never scan further
+	}
 	semi := strings.IndexByte(s, ';')
 	if semi < 2 || semi > 10 {
 		return 0, 0

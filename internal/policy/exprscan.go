@@ -168,10 +168,10 @@ func (p *xmlParser) skipInterpolated(lit, i int, verbatim bool) (int, error) {
 	return 0, p.errorf(lit, "interpolated string in a policy expression never ends: no closing '\"' before the end of the document")
 }
 
-// skipChar skips a character literal whose body starts at i. A quote with no partner on its
-// line is taken as a lone character.
+// skipChar skips a character literal whose body starts at i. A quote with no partner within
+// a character literal's length ('\U0001F600' is the longest) is taken as a lone character.
 func (p *xmlParser) skipChar(i int) int {
-	for j := i; j < len(p.src); {
+	for j := i; j < len(p.src) && j < i+16; {
 		c, n := p.ch(j)
 		switch c {
 		case '\'':

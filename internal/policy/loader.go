@@ -62,8 +62,13 @@ func (d *Document) Section(name string) (*Element, bool) {
 // fragment is a loaded fragment file, its own includes resolved.
 type fragment struct {
 	elements []*Element
+	size     int // elements in the tree, fragments included
 	err      error
 }
+
+// maxElements bounds the elements of one document once its fragments are spliced in, so
+// fragments that include each other many times cannot multiply into an enormous pipeline.
+const maxElements = 100_000
 
 func (l *Loader) maxSize() int64 {
 	if l.MaxDocumentSize > 0 {
@@ -132,7 +137,8 @@ func (l *Loader) Load(file string, src []byte) (*Document, error) {
 	default:
 		return nil, Errorf(root.Pos, "the root element is <%s>: a policy document has <policies> (or <fragment> for a fragment)", root.Name)
 	}
-	errs = append(errs, l.spliceFragments(root, nil)...)
+	budget := maxElements - countElements(root)
+	errs = append(errs, l.spliceFragments(root, nil, &budget)...)
 	if !doc.Fragment {
 		for i, sec := range doc.sections {
 			if sec != nil {
@@ -243,18 +249,19 @@ func setPaths(els []*Element, parent string) {
 
 // spliceFragments replaces each <include-fragment> below el with the fragment's elements.
 // stack holds the fragment ids being included, to refuse a cycle.
-func (l *Loader) spliceFragments(el *Element, stack []string) []*Error {
+// budget is how many more elements the document may receive.
+func (l *Loader) spliceFragments(el *Element, stack []string, budget *int) []*Error {
 	var errs []*Error
 	var out []*Element
 	changed := false
 	for _, c := range el.Children {
 		if c.Name != "include-fragment" {
-			errs = append(errs, l.spliceFragments(c, stack)...)
+			errs = append(errs, l.spliceFragments(c, stack, budget)...)
 			out = append(out, c)
 			continue
 		}
 		changed = true
-		els, err := l.includeFragment(c, stack)
+		els, err := l.includeFragment(c, stack, budget)
 		if err != nil {
 			errs = append(errs, Errors(err)...)
 			continue
@@ -268,7 +275,7 @@ func (l *Loader) spliceFragments(el *Element, stack []string) []*Error {
 }
 
 // includeFragment returns fresh copies of the elements of the fragment that inc names.
-func (l *Loader) includeFragment(inc *Element, stack []string) ([]*Element, error) {
+func (l *Loader) includeFragment(inc *Element, stack []string, budget *int) ([]*Element, error) {
 	idAttr, ok := inc.Attr("fragment-id")
 	if !ok {
 		return nil, Errorf(inc.Pos, "<include-fragment> needs a fragment-id attribute")
@@ -301,6 +308,12 @@ func (l *Loader) includeFragment(inc *Element, stack []string) ([]*Element, erro
 			return nil, &Error{Pos: inc.Pos, Msg: fmt.Sprintf("fragment %q: %s", id, perr.Msg), Err: frag.err}
 		}
 		return nil, frag.err
+	}
+	if *budget < 0 {
+		return nil, nil // already over the bound, and reported
+	}
+	if *budget -= frag.size; *budget < 0 {
+		return nil, Errorf(inc.Pos, "including fragment %q makes the document larger than %d elements", id, maxElements)
 	}
 	out := make([]*Element, len(frag.elements))
 	for i, el := range frag.elements {
@@ -360,11 +373,20 @@ func (l *Loader) loadFragment(id string, stack []string) *fragment {
 		return &fragment{err: Errorf(root.Pos, "the root element of a fragment file is <fragment>, not <%s>", root.Name)}
 	}
 	errs = append(errs, checkNoText(root)...)
-	errs = append(errs, l.spliceFragments(root, stack)...)
+	budget := maxElements - countElements(root)
+	errs = append(errs, l.spliceFragments(root, stack, &budget)...)
 	if err := errorsOrNil(errs); err != nil {
 		return &fragment{err: err}
 	}
-	return &fragment{elements: root.Children}
+	return &fragment{elements: root.Children, size: countElements(root) - 1}
+}
+
+func countElements(el *Element) int {
+	n := 1
+	for _, c := range el.Children {
+		n += countElements(c)
+	}
+	return n
 }
 
 // clone copies an element tree, so each inclusion of a fragment gets its own paths.

@@ -3,6 +3,7 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -286,4 +287,41 @@ func TestLoadFile(t *testing.T) {
 	if _, err := l.LoadFile(big); err == nil || !strings.Contains(err.Error(), "larger than the limit of 50 bytes") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+func TestLoadBounds(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "leaf.xml", "<fragment>"+strings.Repeat("<mark/>", 1000)+"</fragment>")
+	writeFile(t, dir, "fan.xml", "<fragment>"+strings.Repeat(`<include-fragment fragment-id="leaf"/>`, 60)+"</fragment>")
+	l := &Loader{Registry: testRegistry(), FragmentsDir: dir}
+	t.Run("fragments that multiply", func(t *testing.T) {
+		src := "<policies><inbound>\n" + strings.Repeat(`<include-fragment fragment-id="fan"/>`, 3) + "</inbound></policies>"
+		_, err := l.Load("bomb.xml", []byte(src))
+		if err == nil || err.Error() != `bomb.xml:2:38: including fragment "fan" makes the document larger than 100000 elements` {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("a fragment included within bounds", func(t *testing.T) {
+		if _, err := l.Load("ok.xml", []byte(`<policies><inbound><include-fragment fragment-id="fan"/></inbound></policies>`)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("too many elements in one file", func(t *testing.T) {
+		src := "<policies><inbound>" + strings.Repeat("<mark/>", maxElements) + "</inbound></policies>"
+		_, err := l.Load("many.xml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), "the document has more than 100000 elements") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("a duplicate among many attributes", func(t *testing.T) {
+		var b strings.Builder
+		for i := range 40 {
+			b.WriteString(` a` + strconv.Itoa(i) + `="x"`)
+		}
+		b.WriteString(` a7="again"`)
+		_, err := l.Load("attrs.xml", []byte("<policies><inbound><mark"+b.String()+"/></inbound></policies>"))
+		if err == nil || !strings.Contains(err.Error(), "attribute a7 appears twice in <mark>") {
+			t.Fatalf("error %v", err)
+		}
+	})
 }

@@ -23,12 +23,20 @@ type xmlParser struct {
 	lines []int // offset where each line starts
 	nv    *namedValues
 	errs  ErrorList // errors that do not stop parsing (undefined named values)
+	last  struct{ off, line, col int }
+	count int // elements read
+	// attrSet holds the attribute names of the element being read, once it has many.
+	attrSet struct {
+		owner *Element
+		names map[string]bool
+	}
 }
 
 func newXMLParser(file string, src []byte, nv *namedValues) *xmlParser {
 	s := string(src)
 	s = strings.TrimPrefix(s, "\uFEFF")
 	p := &xmlParser{file: file, src: s, nv: nv, lines: []int{0}}
+	p.last.line = -1
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\n' {
 			p.lines = append(p.lines, i+1)
@@ -37,13 +45,20 @@ func newXMLParser(file string, src []byte, nv *namedValues) *xmlParser {
 	return p
 }
 
-// pos converts a byte offset to a 1-based line and column (in characters).
+// pos converts a byte offset to a 1-based line and column (in characters). Offsets mostly
+// come in increasing order, so it counts on from the last one on the same line: a document
+// that is one long line costs linear time, not quadratic.
 func (p *xmlParser) pos(off int) Pos {
 	if off > len(p.src) {
 		off = len(p.src)
 	}
 	line := sort.Search(len(p.lines), func(i int) bool { return p.lines[i] > off }) - 1
-	col := utf8.RuneCountInString(p.src[p.lines[line]:off]) + 1
+	from, col := p.lines[line], 1
+	if p.last.line == line && p.last.off <= off && p.last.off >= from {
+		from, col = p.last.off, p.last.col
+	}
+	col += utf8.RuneCountInString(p.src[from:off])
+	p.last.off, p.last.line, p.last.col = off, line, col
 	return Pos{File: p.file, Line: line + 1, Col: col}
 }
 
@@ -260,6 +275,9 @@ func (p *xmlParser) startTag(start int, liquid bool) (*Element, int, bool, error
 	if name == "" {
 		return nil, 0, false, p.errorf(start, "expected an element name after '<', found %q", excerpt(p.src[start+1:]))
 	}
+	if p.count++; p.count > maxElements {
+		return nil, 0, false, p.errorf(start, "the document has more than %d elements", maxElements)
+	}
 	el := &Element{Name: name, Pos: p.pos(start)}
 	i := start + 1 + len(name)
 	for {
@@ -289,7 +307,7 @@ func (p *xmlParser) startTag(start int, liquid bool) (*Element, int, bool, error
 		if k >= len(p.src) || (p.src[k] != '"' && p.src[k] != '\'') {
 			return nil, 0, false, p.errorf(k, "the value of attribute %s of <%s> must be in quotes", attr, name)
 		}
-		if _, dup := el.Attr(attr); dup {
+		if p.hasAttr(el, attr) {
 			return nil, 0, false, p.errorf(j, "attribute %s appears twice in <%s>", attr, name)
 		}
 		value, end, err := p.attrValue(k, attr, name, liquid)
@@ -299,6 +317,27 @@ func (p *xmlParser) startTag(start int, liquid bool) (*Element, int, bool, error
 		el.Attrs = append(el.Attrs, Attr{Name: attr, Value: value, Pos: p.pos(k + 1)})
 		i = end
 	}
+}
+
+// hasAttr reports whether el already has the attribute; past a few attributes it keeps a
+// set, so an element with thousands of attributes costs linear time.
+func (p *xmlParser) hasAttr(el *Element, name string) bool {
+	if len(el.Attrs) < 16 {
+		_, ok := el.Attr(name)
+		return ok
+	}
+	if p.attrSet.owner != el {
+		p.attrSet.owner = el
+		p.attrSet.names = make(map[string]bool, 2*len(el.Attrs))
+		for _, a := range el.Attrs {
+			p.attrSet.names[a.Name] = true
+		}
+	}
+	if p.attrSet.names[name] {
+		return true
+	}
+	p.attrSet.names[name] = true
+	return false
 }
 
 // attrValue reads a quoted value whose opening quote is at q and returns the offset after the
