@@ -51,7 +51,9 @@ func (b *httpBackend) Forward(ctx *policy.Context, opt policy.ForwardOptions) er
 // backendFunc adapts a function to policy.Backend.
 type backendFunc func(ctx *policy.Context, opt policy.ForwardOptions) error
 
-func (f backendFunc) Forward(ctx *policy.Context, opt policy.ForwardOptions) error { return f(ctx, opt) }
+func (f backendFunc) Forward(ctx *policy.Context, opt policy.ForwardOptions) error {
+	return f(ctx, opt)
+}
 
 func compileOne(t *testing.T, src string) (policy.Step, error) {
 	t.Helper()
@@ -167,7 +169,7 @@ func TestForwardRequestToARealBackend(t *testing.T) {
 			`{"statusCode": 503, "message": "Service Unavailable"}`,
 			&policy.LastError{Source: "forward-request", Reason: ReasonBackendErrorStatusCode,
 				Message: "the backend answered 503 and fail-on-error-status-code is true",
-				Scope: "api", Section: "backend", Path: "forward-request[1]", StatusCode: 503}},
+				Scope:   "api", Section: "backend", Path: "forward-request[1]", StatusCode: 503}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,9 +69,9 @@ func TestBaseMerging(t *testing.T) {
 	}
 	global := doc(mark("G1"), mark("GB", "forward"), mark("GO"), mark("GE"))
 	tests := []struct {
-		name             string
-		global, api, op  string
-		want             string
+		name            string
+		global, api, op string
+		want            string
 	}{
 		{"no documents: APIM's default global forwards", "", "", "",
 			" | forward |  | "},
@@ -209,7 +209,7 @@ func TestOnError(t *testing.T) {
 			wantTrace: "forward,O1,boom",
 			wantLast: &LastError{Source: "boom", Reason: "ExpressionValueEvaluationFailure",
 				Message: "Expression evaluation failed. Object reference not set to an instance of an object.",
-				Scope: "api", Section: "outbound", Path: "boom[1]", StatusCode: 500},
+				Scope:   "api", Section: "outbound", Path: "boom[1]", StatusCode: 500},
 			wantStatus: 500,
 			wantHeader: map[string]string{"Content-Type": "application/json"},
 			golden:     "expression-failure",
