@@ -56,41 +56,19 @@ func (s *Server) grantAuthorizationCode(r *http.Request, req *tokenRequest) (*is
 	if req.code == "" {
 		return nil, errMissingParameter("code")
 	}
-	var (
-		g         userGrant
-		family    string
-		protoErr  error
-		recordKey = grantKey(req.code)
-	)
-	err := s.store.Update(ctx, func(tx directory.Writer) error {
-		rec, err := tx.Grant(ctx, kindCode, recordKey)
-		if errors.Is(err, directory.ErrNotFound) {
-			protoErr = errCodeInvalid()
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if rec.Used {
-			protoErr = errCodeRedeemed()
-			return tx.DeleteGrantFamily(ctx, rec.Family)
-		}
-		if s.now().After(rec.Expires) {
-			protoErr = errCodeExpired()
-			return tx.DeleteGrant(ctx, kindCode, recordKey)
-		}
-		if err := json.Unmarshal(rec.Data, &g); err != nil {
-			return fmt.Errorf("decode authorization code: %w", err)
-		}
-		family = rec.Family
-		rec.Used = true
-		return tx.PutGrant(ctx, rec)
-	})
-	if err != nil {
-		return nil, err
+	key := grantKey(req.code)
+	// Look first, consume last: a request that fails client authentication, redirect URI or
+	// PKCE checks must not burn the code for its rightful client.
+	rec, err := s.store.Grant(ctx, kindCode, key)
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil, errCodeInvalid()
 	}
-	if protoErr != nil {
-		return nil, protoErr
+	if err != nil {
+		return nil, fmt.Errorf("read authorization code: %w", err)
+	}
+	var g userGrant
+	if err := json.Unmarshal(rec.Data, &g); err != nil {
+		return nil, fmt.Errorf("decode authorization code: %w", err)
 	}
 	if req.clientID != "" && req.clientID != g.ClientID {
 		return nil, newError(70002, "invalid_grant", 400, "The authorization code was issued to another client.")
@@ -105,17 +83,46 @@ func (s *Server) grantAuthorizationCode(r *http.Request, req *tokenRequest) (*is
 	if c.tenantID != g.TenantID {
 		return nil, errCodeInvalid()
 	}
-	if req.redirectURI != g.RedirectURI {
-		return nil, errRedirectGrantMismatch()
+	if !rec.Used {
+		if s.now().After(rec.Expires) {
+			return nil, errCodeExpired()
+		}
+		if req.redirectURI != g.RedirectURI {
+			return nil, errRedirectGrantMismatch()
+		}
+		if err := checkPKCE(g.Challenge, g.Method, req.codeVerifier); err != nil {
+			return nil, err
+		}
 	}
-	if err := checkPKCE(g.Challenge, g.Method, req.codeVerifier); err != nil {
+	var protoErr error
+	err = s.store.Update(ctx, func(tx directory.Writer) error {
+		rec, err := tx.Grant(ctx, kindCode, key)
+		if errors.Is(err, directory.ErrNotFound) {
+			protoErr = errCodeInvalid()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if rec.Used {
+			// A replayed code: revoke every refresh token issued from it (RFC 9700 §4.5.3.1).
+			protoErr = errCodeRedeemed()
+			return tx.DeleteGrantFamily(ctx, rec.Family)
+		}
+		rec.Used = true
+		return tx.PutGrant(ctx, rec)
+	})
+	if err != nil {
 		return nil, err
+	}
+	if protoErr != nil {
+		return nil, protoErr
 	}
 	scope := g.Scope
 	if req.scope != "" {
 		scope = req.scope
 	}
-	return s.issueUserTokens(ctx, req, c, g, scope, family, idTokenInput{version: g.Version, nonce: g.Nonce})
+	return s.issueUserTokens(ctx, req, c, g, scope, rec.Family, idTokenInput{version: g.Version, nonce: g.Nonce})
 }
 
 // checkPKCE verifies code_verifier against the challenge stored with the code.
@@ -146,12 +153,35 @@ func (s *Server) grantRefreshToken(r *http.Request, req *tokenRequest) (*issuedT
 		return nil, errMissingParameter("refresh_token")
 	}
 	key := grantKey(req.refreshToken)
-	var (
-		g        userGrant
-		family   string
-		protoErr error
-	)
-	err := s.store.Update(ctx, func(tx directory.Writer) error {
+	rec, err := s.store.Grant(ctx, kindRefresh, key)
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil, errRefreshInvalid()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read refresh token: %w", err)
+	}
+	var g userGrant
+	if err := json.Unmarshal(rec.Data, &g); err != nil {
+		return nil, fmt.Errorf("decode refresh token: %w", err)
+	}
+	if req.clientID != "" && req.clientID != g.ClientID {
+		return nil, newError(70000, "invalid_grant", 400, "The refresh token was issued to another client.")
+	}
+	if req.clientID == "" {
+		req.clientID = g.ClientID
+	}
+	if !req.tenant.Multi() && req.tenant.Tenant.ID != g.TenantID {
+		return nil, errRefreshInvalid()
+	}
+	c, err := s.authenticateClient(ctx, req, g.PublicRequest)
+	if err != nil {
+		return nil, err
+	}
+	if c.tenantID != g.TenantID {
+		return nil, errRefreshInvalid()
+	}
+	var protoErr error
+	err = s.store.Update(ctx, func(tx directory.Writer) error {
 		rec, err := tx.Grant(ctx, kindRefresh, key)
 		if errors.Is(err, directory.ErrNotFound) {
 			protoErr = errRefreshInvalid()
@@ -168,14 +198,6 @@ func (s *Server) grantRefreshToken(r *http.Request, req *tokenRequest) (*issuedT
 			protoErr = errRefreshExpired()
 			return tx.DeleteGrant(ctx, kindRefresh, key)
 		}
-		if err := json.Unmarshal(rec.Data, &g); err != nil {
-			return fmt.Errorf("decode refresh token: %w", err)
-		}
-		if req.clientID != "" && req.clientID != g.ClientID {
-			protoErr = newError(70000, "invalid_grant", 400, "The refresh token was issued to another client.")
-			return nil
-		}
-		family = rec.Family
 		rec.Used = true
 		return tx.PutGrant(ctx, rec)
 	})
@@ -185,31 +207,18 @@ func (s *Server) grantRefreshToken(r *http.Request, req *tokenRequest) (*issuedT
 	if protoErr != nil {
 		return nil, protoErr
 	}
-	if req.clientID == "" {
-		req.clientID = g.ClientID
-	}
-	if !req.tenant.Multi() && req.tenant.Tenant.ID != g.TenantID {
-		return nil, errRefreshInvalid()
-	}
-	c, err := s.authenticateClient(ctx, req, g.PublicRequest)
-	if err != nil {
-		return nil, err
-	}
-	if c.tenantID != g.TenantID {
-		return nil, errRefreshInvalid()
-	}
 	scope := g.Scope
 	if req.scope != "" {
 		scope = req.scope
 		if !strings.Contains(" "+scope+" ", " offline_access ") {
-			// The client keeps its refresh token's offline access when it narrows scopes.
+			// Narrowing scopes keeps the refresh token's offline access.
 			scope += " offline_access"
 		}
 	}
 	if req.resource != "" {
 		g.Resource = req.resource
 	}
-	return s.issueUserTokens(ctx, req, c, g, scope, family, idTokenInput{version: g.Version})
+	return s.issueUserTokens(ctx, req, c, g, scope, rec.Family, idTokenInput{version: g.Version})
 }
 
 // issueUserTokens mints the delegated access token, and the ID and refresh tokens that the
