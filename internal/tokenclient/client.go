@@ -66,7 +66,7 @@ func (c *Client) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return &http.Client{Timeout: DefaultTimeout}
+	return &http.Client{Timeout: DefaultTimeout, CheckRedirect: refuseRedirect}
 }
 
 // targetParams sets scope (v2) or resource (v1). offline adds the OpenID scopes a user sign-in
@@ -217,7 +217,7 @@ func parseErrorBody(endpoint, target string, resp *http.Response, body []byte) e
 		if ct == "" {
 			ct = "no content type"
 		}
-		return fmt.Errorf("%w: the %s endpoint %s answered %s with a body that is not an OAuth error (%s); check the authority or token URL", ErrBadResponse, endpoint, target, resp.Status, ct)
+		return fmt.Errorf("%w: the %s endpoint %s answered %s with a body that is not an OAuth error (%s); check the authority or token URL", ErrBadResponse, endpoint, target, printable(resp.Status), printable(ct))
 	}
 	return &Error{
 		Endpoint: endpoint, StatusCode: resp.StatusCode, Code: eb.Error, Description: eb.Description,

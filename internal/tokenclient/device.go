@@ -23,10 +23,11 @@ type DeviceCode struct {
 
 // Instructions is the sentence to show the user.
 func (d *DeviceCode) Instructions() string {
+	// Shown on a terminal: a server's control characters (escape sequences) are not passed on.
 	if d.Message != "" {
-		return d.Message
+		return printable(d.Message)
 	}
-	return fmt.Sprintf("To sign in, use a web browser to open the page %s and enter the code %s to authenticate.", d.VerificationURI, d.UserCode)
+	return printable(fmt.Sprintf("To sign in, use a web browser to open the page %s and enter the code %s to authenticate.", d.VerificationURI, d.UserCode))
 }
 
 type deviceBody struct {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 )
 
 // Failure reasons a caller can branch on with errors.Is. An *Error from the server matches the
@@ -92,12 +93,14 @@ func (e *Error) Summary() string {
 	if i := strings.IndexAny(d, "\r\n"); i >= 0 {
 		d = d[:i]
 	}
-	d = strings.TrimSpace(d)
+	// The text goes to a terminal: a server's control characters (escape sequences) do not.
+	d = strings.TrimSpace(printable(d))
+	code := printable(e.Code)
 	if d == "" {
-		if e.Code == "" {
+		if code == "" {
 			return fmt.Sprintf("The %s endpoint refused the request (HTTP %d).", e.Endpoint, e.StatusCode)
 		}
-		return fmt.Sprintf("The %s endpoint answered %s.", e.Endpoint, e.Code)
+		return fmt.Sprintf("The %s endpoint answered %s.", e.Endpoint, code)
 	}
 	prefix := ""
 	if m := aadstsPrefix.FindString(d); m != "" {
@@ -108,8 +111,8 @@ func (e *Error) Summary() string {
 	} else if !strings.HasSuffix(d, ".") {
 		d += "."
 	}
-	if prefix == "" && e.Code != "" {
-		prefix = e.Code + ": "
+	if prefix == "" && code != "" {
+		prefix = code + ": "
 	}
 	return prefix + d
 }
@@ -193,4 +196,14 @@ func (e *TransportError) Fix() string {
 		return "check the host name in the authority or token URL."
 	}
 	return ""
+}
+
+// printable replaces control characters with spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -40,5 +40,13 @@ func NewHTTPClient(caFiles []string, timeout time.Duration) (*http.Client, error
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: refuseRedirect}, nil
+}
+
+// ErrRedirected: an endpoint answered with a redirect. Token requests carry credentials, so
+// they are never re-sent to wherever a redirect points.
+var ErrRedirected = errors.New("the endpoint redirected the request")
+
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("%w to %s://%s%s; use that URL directly if it is right", ErrRedirected, req.URL.Scheme, req.URL.Host, req.URL.Path)
 }
