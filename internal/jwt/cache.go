@@ -1,0 +1,111 @@
+package jwt
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultCacheSize is the validated-token cache's default bound.
+const DefaultCacheSize = 10000
+
+const cacheShards = 32
+
+// Cache remembers tokens whose signature was verified, so that the same token presented again
+// costs a hash and a map look-up instead of a signature verification. An entry is keyed by the
+// token's SHA-256 and the identity of the validator that accepted it, so it is never shared
+// across configurations with different keys. It never outlives the token's exp, and is
+// ignored once the key source that verified it publishes different keys. Lifetime, issuer,
+// audience and claims are checked again on every hit. Safe for concurrent use.
+type Cache struct {
+	shards   [cacheShards]cacheShard
+	perShard int
+	ids      atomic.Uint64
+}
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[cacheKey]*cacheEntry
+}
+
+type cacheKey struct {
+	sum [32]byte
+	cfg uint64
+}
+
+type cacheEntry struct {
+	tok       *Token
+	expires   int64 // unix nanoseconds: the token's exp plus clock skew
+	src       int   // key source that verified it; -1 for a static key
+	gen       uint64
+	keyIssuer string
+}
+
+// NewCache returns a cache holding at most size tokens (DefaultCacheSize when size <= 0).
+func NewCache(size int) *Cache {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	c := &Cache{perShard: (size + cacheShards - 1) / cacheShards}
+	for i := range c.shards {
+		c.shards[i].m = make(map[cacheKey]*cacheEntry)
+	}
+	return c
+}
+
+// Len is the number of cached tokens.
+func (c *Cache) Len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+func (c *Cache) register() uint64 { return c.ids.Add(1) }
+
+func (c *Cache) shard(k *cacheKey) *cacheShard { return &c.shards[k.sum[0]%cacheShards] }
+
+func (c *Cache) get(k cacheKey) (*cacheEntry, bool) {
+	s := c.shard(&k)
+	s.mu.RLock()
+	e, ok := s.m[k]
+	s.mu.RUnlock()
+	return e, ok
+}
+
+func (c *Cache) remove(k cacheKey) {
+	s := c.shard(&k)
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
+
+// put stores e; when the shard is full it drops the expired entries among a few it looks
+// at, or else an arbitrary one (map iteration order is random).
+func (c *Cache) put(k cacheKey, e *cacheEntry, now int64) {
+	s := c.shard(&k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[k]; !ok && len(s.m) >= c.perShard {
+		evicted, looked := false, 0
+		for key, old := range s.m {
+			if old.expires < now {
+				delete(s.m, key)
+				evicted = true
+			}
+			if looked++; looked >= 8 {
+				break
+			}
+		}
+		if !evicted {
+			for key := range s.m {
+				delete(s.m, key)
+				break
+			}
+		}
+	}
+	s.m[k] = e
+}

@@ -1,0 +1,132 @@
+package jwt
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"portcullis/internal/jose"
+	"portcullis/internal/keys"
+)
+
+func TestCacheHitReturnsTheValidatedToken(t *testing.T) {
+	k := testKeys()
+	now := testNow
+	v := mustValidator(t, Config{SigningKeys: []jose.Key{pubKey("k1", k.rsa)}, Cache: NewCache(0), Now: fixedClock(&now)})
+	raw := token(t, k.rsa, "k1", claims(nil))
+	first, err := v.Validate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := v.Validate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Fatal("the second validation did not come from the cache")
+	}
+}
+
+func TestCacheRechecksLifetimeOnEveryHit(t *testing.T) {
+	k := testKeys()
+	now := testNow
+	cache := NewCache(0)
+	v := mustValidator(t, Config{SigningKeys: []jose.Key{pubKey("k1", k.rsa)}, Cache: cache, Now: fixedClock(&now)})
+	raw := token(t, k.rsa, "k1", claims(map[string]any{"exp": testNow.Add(time.Minute).Unix()}))
+	if _, err := v.Validate(raw); err != nil {
+		t.Fatal(err)
+	}
+	now = testNow.Add(2 * time.Minute)
+	_, err := v.Validate(raw)
+	if f := failureOf(t, err); f.Reason != TokenExpired {
+		t.Fatalf("after exp: %v", err)
+	}
+	if cache.Len() != 0 {
+		t.Fatalf("expired entry kept: %d entries", cache.Len())
+	}
+}
+
+func TestCacheRechecksChecksPerCall(t *testing.T) {
+	k := testKeys()
+	v := mustValidator(t, Config{SigningKeys: []jose.Key{pubKey("k1", k.rsa)}, Cache: NewCache(0)})
+	raw := token(t, k.rsa, "k1", claims(nil))
+	if _, err := v.ValidateWith(raw, &Checks{Audiences: []string{testAudience}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.ValidateWith(raw, &Checks{Audiences: []string{"other"}})
+	if f := failureOf(t, err); f.Reason != TokenAudienceNotAllowed {
+		t.Fatalf("cached token skipped the audience check: %v", err)
+	}
+}
+
+func TestCacheNotSharedAcrossConfigurations(t *testing.T) {
+	k := testKeys()
+	cache := NewCache(0)
+	a := mustValidator(t, Config{SigningKeys: []jose.Key{pubKey("k1", k.rsa)}, Cache: cache})
+	b := mustValidator(t, Config{SigningKeys: []jose.Key{pubKey("k1", k.rsa2)}, Cache: cache})
+	raw := token(t, k.rsa, "k1", claims(nil))
+	if _, err := a.Validate(raw); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Validate(raw)
+	if f := failureOf(t, err); f.Reason != TokenSignatureInvalid {
+		t.Fatalf("validator b accepted a token only a's key signed: %v", err)
+	}
+}
+
+func TestCacheDropsEntriesWhenSourceKeysChange(t *testing.T) {
+	k := testKeys()
+	src := &fakeSource{}
+	src.set.Store(&keys.Set{Generation: 1, Keys: []jose.Key{pubKey("k1", k.rsa)}, FetchedAt: testNow})
+	v := mustValidator(t, Config{KeySources: []KeySource{src}, Cache: NewCache(0)})
+	raw := token(t, k.rsa, "k1", claims(nil))
+	if _, err := v.Validate(raw); err != nil {
+		t.Fatal(err)
+	}
+	// The identity provider replaces the key under the same kid.
+	src.set.Store(&keys.Set{Generation: 2, Keys: []jose.Key{pubKey("k1", k.rsa2)}, FetchedAt: testNow})
+	_, err := v.Validate(raw)
+	if f := failureOf(t, err); f.Reason != TokenSignatureInvalid {
+		t.Fatalf("token verified by a withdrawn key still accepted: %v", err)
+	}
+	// Keys dropped entirely (stale source).
+	src.set.Store(nil)
+	_, err = v.Validate(raw)
+	if f := failureOf(t, err); f.Reason != TokenSignatureKeyNotFound {
+		t.Fatalf("with no keys: %v", err)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	k := testKeys()
+	cache := NewCache(64)
+	v := mustValidator(t, Config{SigningKeys: []jose.Key{pubKey("k1", k.rsa)}, Cache: cache})
+	for i := 0; i < 300; i++ {
+		if _, err := v.Validate(token(t, k.rsa, "k1", claims(map[string]any{"jti": fmt.Sprint(i)}))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cache.Len(); n > 64 || n < 32 {
+		t.Fatalf("cache holds %d entries, bound 64", n)
+	}
+}
+
+func TestUnknownKidRefetchesSource(t *testing.T) {
+	k := testKeys()
+	src := &fakeSource{}
+	src.set.Store(&keys.Set{Generation: 1, Keys: []jose.Key{pubKey("old", k.rsa2)}, FetchedAt: testNow})
+	src.next = &keys.Set{Generation: 2, Keys: []jose.Key{pubKey("old", k.rsa2), pubKey("new", k.rsa)}, FetchedAt: testNow}
+	v := mustValidator(t, Config{KeySources: []KeySource{src}})
+	if _, err := v.Validate(token(t, k.rsa, "new", claims(nil))); err != nil {
+		t.Fatalf("rotated key not picked up: %v", err)
+	}
+	if n := src.refetchs.Load(); n != 1 {
+		t.Fatalf("%d refetches, want 1", n)
+	}
+	_, err := v.Validate(token(t, k.rsa, "random", claims(nil)))
+	var f *Failure
+	if !errors.As(err, &f) || f.Reason != TokenSignatureKeyNotFound {
+		t.Fatalf("unknown kid: %v", err)
+	}
+}
