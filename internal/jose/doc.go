@@ -1,5 +1,5 @@
-// Package jose holds the JOSE primitives: compact JWS parsing, verification and signing, JWE
-// decryption and JWK/JWKS parsing. It is the only package that imports the JOSE library; the
-// compact-JWS verification path uses the standard library's crypto directly for speed. It
-// knows nothing of claims: token semantics live in package jwt.
+// Package jose holds the JOSE primitives: strict compact JWS parsing, verification and
+// signing on the standard library's crypto, JWE decryption and encryption (wrapping jwx, whose
+// types never leave this package) and JWK/JWKS parsing. It knows nothing of claims: token
+// semantics (lifetime, issuer, audience) live in package jwt.
 package jose
