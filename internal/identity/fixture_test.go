@@ -352,3 +352,21 @@ func (f *fixture) postRaw(endpoint, body string) (int, map[string]any) {
 	}
 	return resp.StatusCode, doc
 }
+
+// exposeClientAPI makes client-app an API too (api://{appId}/access_as_user), consented for
+// public-app: the middle tier of on-behalf-of.
+func (f *fixture) exposeClientAPI(ctx context.Context) error {
+	return f.store.Update(ctx, func(tx directory.Writer) error {
+		app, err := tx.ApplicationByAppID(ctx, tenantID, clientAppID)
+		if err != nil {
+			return err
+		}
+		app.IdentifierURIs = []string{"api://" + clientAppID}
+		app.AccessTokenVersion = 2
+		app.Scopes = []directory.Scope{{ID: "7c000000-0000-4000-8000-000000000001", Value: "access_as_user", Type: "User", Enabled: true}}
+		if err := tx.PutApplication(ctx, app); err != nil {
+			return err
+		}
+		return tx.PutPermissionGrant(ctx, &directory.PermissionGrant{ID: "f0000000-0000-4000-8000-000000000009", TenantID: tenantID, ClientID: publicSPID, ConsentType: "AllPrincipals", ResourceID: clientSPID, Scope: "access_as_user"})
+	})
+}

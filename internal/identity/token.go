@@ -81,7 +81,8 @@ func (s *Server) token(r *http.Request, version int) (any, error) {
 		issued, err = s.grantAuthorizationCode(r, req)
 	case grantRefreshToken:
 		issued, err = s.grantRefreshToken(r, req)
-	case grantDeviceCode:
+	case grantDeviceCode, "device_code":
+		// MSAL sends the short form; Entra accepts both.
 		issued, err = s.grantDeviceCode(r, req)
 	case grantJWTBearer:
 		issued, err = s.grantOnBehalfOf(r, req)
