@@ -72,6 +72,9 @@ func (f *acquireFlags) client(clientIDEnv ...string) (*tokenclient.Client, token
 	if f.output != "token" && f.output != "json" {
 		return nil, target, usageError{fmt.Errorf("--output %q: use token or json", f.output)}
 	}
+	if f.timeout <= 0 {
+		return nil, target, usageError{fmt.Errorf("--timeout %v: give a positive duration such as 2m", f.timeout)}
+	}
 	if f.tokenURL != "" && f.authority != "" {
 		return nil, target, usageError{errors.New("give --token-url or --authority, not both")}
 	}
@@ -169,6 +172,17 @@ func printToken(w io.Writer, output string, tok *tokenclient.Token) error {
 	return err
 }
 
+// stopped explains an acquisition that ended with its context: the --timeout or Ctrl-C.
+func stopped(err error, timeout time.Duration) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("gave up after %v without a token. Fix: raise --timeout, or check that the authority answers", timeout)
+	case errors.Is(err, context.Canceled):
+		return errors.New("interrupted before a token arrived")
+	}
+	return err
+}
+
 // commandContext stops on Ctrl-C and after timeout.
 func commandContext(cmd *cobra.Command, timeout time.Duration) (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -214,7 +228,7 @@ func newTokenGetCommand() *cobra.Command {
 			defer cancel()
 			tok, err := c.ClientCredentials(ctx, target)
 			if err != nil {
-				return err
+				return stopped(err, f.timeout)
 			}
 			return printToken(cmd.OutOrStdout(), f.output, tok)
 		},
@@ -245,14 +259,14 @@ func newTokenDeviceCommand() *cobra.Command {
 			defer cancel()
 			dc, err := c.StartDeviceCode(ctx, target)
 			if err != nil {
-				return err
+				return stopped(err, f.timeout)
 			}
 			stderr := cmd.ErrOrStderr()
 			fmt.Fprintln(stderr, dc.Instructions())
-			fmt.Fprintf(stderr, "Waiting for the sign-in (code %s, valid until %s)...\n", dc.UserCode, dc.ExpiresAt.Format("15:04:05"))
+			fmt.Fprintf(stderr, "Waiting for the sign-in (the code expires %s)...\n", inspect.Relative(dc.ExpiresAt, time.Now()))
 			tok, err := c.PollDeviceCode(ctx, dc)
 			if err != nil {
-				return err
+				return stopped(err, f.timeout)
 			}
 			fmt.Fprintln(stderr, "Signed in.")
 			return printToken(cmd.OutOrStdout(), f.output, tok)
@@ -297,7 +311,7 @@ func newTokenLoginCommand() *cobra.Command {
 			}
 			tok, err := c.Login(ctx, target, opts)
 			if err != nil {
-				return err
+				return stopped(err, f.timeout)
 			}
 			fmt.Fprintln(stderr, "Signed in.")
 			return printToken(cmd.OutOrStdout(), f.output, tok)

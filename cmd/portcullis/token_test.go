@@ -140,6 +140,7 @@ func TestTokenGet(t *testing.T) {
 		{name: "bad output", args: append(base, "--client-secret", secret, "--scope", scope, "-o", "yaml"), wantCode: 2, wantErr: "use token or json"},
 		{name: "http authority off loopback", args: []string{"token", "get", "--authority", "http://idp.example/t", "--client-id", "x", "--client-secret", secret, "--scope", scope},
 			wantCode: 1, wantErr: "use https"},
+		{name: "zero timeout", args: append(base, "--client-secret", secret, "--scope", scope, "--timeout", "0s"), wantCode: 2, wantErr: "give a positive duration"},
 		{name: "unknown flag", args: append(base, "--client-secrett", secret), wantCode: 2, wantErr: "unknown flag"},
 	}
 	for _, tc := range tests {
@@ -321,5 +322,15 @@ func TestTokenDecode(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestTokenLoginGivesUp(t *testing.T) {
+	clearTokenEnv(t)
+	a := tokenclienttest.New(t, tokenclienttest.Config{})
+	code, out, errOut := runMain("token", "login", "--no-browser", "--authority", a.Authority(), "--ca-file", a.CAFile(t),
+		"--client-id", tokenclienttest.PublicClientID, "--scope", tokenclienttest.APIURI+"/Files.Read", "--timeout", "300ms")
+	if code != 1 || out != "" || !strings.Contains(errOut, "portcullis: gave up after 300ms without a token. Fix: raise --timeout") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
