@@ -568,8 +568,11 @@ func KeyFromPEM(data []byte) (*Key, error) {
 }
 
 // KeyFromRSAComponents builds an RSA verification key from base64url modulus and exponent,
-// as validate-jwt's <key n="..." e="..."/> gives them.
+// as validate-jwt's <key n="..." e="..."/> gives them. Standard base64 ('+', '/', padding) is
+// accepted too: the operator typed these, and both spellings name the same number.
 func KeyFromRSAComponents(n, e string) (*Key, error) {
+	toURL := strings.NewReplacer("+", "-", "/", "_")
+	n, e = toURL.Replace(strings.TrimSpace(n)), toURL.Replace(strings.TrimSpace(e))
 	doc, err := json.Marshal(map[string]string{"kty": "RSA", "n": n, "e": e})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)

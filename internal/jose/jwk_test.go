@@ -341,6 +341,10 @@ func TestKeyFromRSAComponents(t *testing.T) {
 	if err := j.Verify(key); err != nil {
 		t.Errorf("Verify: %v", err)
 	}
+	std, err := KeyFromRSAComponents(base64.StdEncoding.EncodeToString(k.rsa2048.N.Bytes()), "AQAB")
+	if err != nil || !std.Public.(*rsa.PublicKey).Equal(key.Public) {
+		t.Errorf("standard base64 modulus: %v", err)
+	}
 	for name, tc := range map[string][2]string{
 		"small":     {b64u(k.rsa1024.N.Bytes()), e},
 		"no e":      {n, ""},
