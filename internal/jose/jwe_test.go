@@ -185,3 +185,25 @@ func TestEncryptRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC7516AppendixA3 decrypts the JWE example of RFC 7516 Appendix A.3 (A128KW with
+// A128CBC-HS256); the values are the RFC's.
+func TestRFC7516AppendixA3(t *testing.T) {
+	secret, err := b64url.DecodeString("GawgguFyGrWKav7AX4VKUg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "eyJhbGciOiJBMTI4S1ciLCJlbmMiOiJBMTI4Q0JDLUhTMjU2In0." +
+		"6KB707dM9YTIgHtLvtgWQ8mKwboJW3of9locizkDTHzBC2IlrT1oOQ." +
+		"AxY8DCtDaGlsbGljb3RoZQ." +
+		"KDlTtXchhZTGufMYmOYGS4HffxPSUrfmqCHXaI9wOGY." +
+		"U0m_YmjN04DJvceFICbCVQ"
+	got, err := Decrypt(token, []Key{{Secret: secret}})
+	if err != nil || string(got) != "Live long and prosper." {
+		t.Fatalf("Decrypt = %q, %v", got, err)
+	}
+	// The same token with the last tag byte changed must fail authentication.
+	if _, err := Decrypt(token[:len(token)-2]+"VA", []Key{{Secret: secret}}); !errors.Is(err, ErrDecryption) {
+		t.Errorf("tampered tag: %v", err)
+	}
+}
