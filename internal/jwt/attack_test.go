@@ -241,4 +241,3 @@ func TestEncryptedTokens(t *testing.T) {
 		})
 	}
 }
-
