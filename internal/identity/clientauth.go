@@ -58,14 +58,14 @@ func (s *Server) findClient(ctx context.Context, t tenantRef, clientID string) (
 		}
 		return nil, errUnknownApp(clientID, t.Segment)
 	}
-	app, err := s.store.ApplicationByAppID(ctx, t.Tenant.ID, clientID)
+	app, err := s.dir.ApplicationByAppID(ctx, t.Tenant.ID, clientID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, errUnknownApp(clientID, t.Tenant.ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find client: %w", err)
 	}
-	sp, err := s.store.ServicePrincipalByAppID(ctx, t.Tenant.ID, clientID)
+	sp, err := s.dir.ServicePrincipalByAppID(ctx, t.Tenant.ID, clientID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, errUnknownApp(clientID, t.Tenant.ID)
 	}

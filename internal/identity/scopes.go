@@ -77,10 +77,10 @@ type resource struct {
 
 // findResource resolves an App ID URI or app ID to the resource app and its service principal.
 func (s *Server) findResource(ctx context.Context, tid, identifier string) (*resource, error) {
-	app, err := s.store.ApplicationByIdentifierURI(ctx, tid, identifier)
+	app, err := s.dir.ApplicationByIdentifierURI(ctx, tid, identifier)
 	if errors.Is(err, directory.ErrNotFound) {
 		if _, perr := uuid.Parse(identifier); perr == nil {
-			app, err = s.store.ApplicationByAppID(ctx, tid, identifier)
+			app, err = s.dir.ApplicationByAppID(ctx, tid, identifier)
 		}
 	}
 	if errors.Is(err, directory.ErrNotFound) {
@@ -89,7 +89,7 @@ func (s *Server) findResource(ctx context.Context, tid, identifier string) (*res
 	if err != nil {
 		return nil, fmt.Errorf("find resource: %w", err)
 	}
-	sp, err := s.store.ServicePrincipalByAppID(ctx, tid, app.AppID)
+	sp, err := s.dir.ServicePrincipalByAppID(ctx, tid, app.AppID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, errResourceNotFound(identifier, tid)
 	}
@@ -116,7 +116,7 @@ func checkPermissions(res *resource, perms []string) error {
 // appRoles maps role assignments of principal on the resource to role values the resource
 // still defines and enables for memberType (Application or User).
 func (s *Server) appRoles(ctx context.Context, tid, principalID string, res *resource, memberType string) ([]string, error) {
-	assignments, err := s.store.AppRoleAssignments(ctx, tid, principalID, res.sp.ID)
+	assignments, err := s.dir.AppRoleAssignments(ctx, tid, principalID, res.sp.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read app role assignments: %w", err)
 	}
@@ -136,7 +136,7 @@ func (s *Server) appRoles(ctx context.Context, tid, principalID string, res *res
 // granted ones for /.default) that the client holds consent for, for this user or all users.
 // A permission without consent is AADSTS65001.
 func (s *Server) delegatedScopes(ctx context.Context, c *client, res *resource, userID string, perms []string) ([]string, error) {
-	grants, err := s.store.PermissionGrants(ctx, c.tenantID, c.sp.ID, res.sp.ID)
+	grants, err := s.dir.PermissionGrants(ctx, c.tenantID, c.sp.ID, res.sp.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read permission grants: %w", err)
 	}

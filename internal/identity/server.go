@@ -29,6 +29,10 @@ type Options struct {
 	Now func() time.Time
 	// DevicePollInterval is the device flow's polling interval (Entra: 5s).
 	DevicePollInterval time.Duration
+	// DirectoryCacheTTL is how long directory reads of the token path are kept in memory; a
+	// change made through the management API reaches token issuance within it. 0 means the
+	// default of 1 second; a negative value turns the cache off.
+	DirectoryCacheTTL time.Duration
 	// KeyCacheTTL is how long a tenant's signing keys are served from memory before they are
 	// re-read from the store (another instance may have rotated them). Default 1 minute.
 	KeyCacheTTL time.Duration
@@ -37,6 +41,7 @@ type Options struct {
 // Server is the identity service. It is safe for concurrent use.
 type Server struct {
 	store     directory.Store
+	dir       *directoryCache
 	publicURL string // no trailing slash
 	host      string // public-url host name
 	lifetime  time.Duration
@@ -85,6 +90,11 @@ func New(opts Options) (*Server, error) {
 	if ttl <= 0 {
 		ttl = time.Minute
 	}
+	dirTTL := opts.DirectoryCacheTTL
+	if dirTTL == 0 {
+		dirTTL = time.Second
+	}
+	s.dir = newDirectoryCache(opts.Store, dirTTL)
 	s.keys = newKeyRing(opts.Store, s.now, ttl, s.maxTokenLifetime(), s.host)
 	s.throttle = newThrottle(s.now)
 	s.polls = newPollClock(s.now)
@@ -177,7 +187,7 @@ func (s *Server) resolveTenant(ctx context.Context, segment string, discovery bo
 	if segment == "" || len(segment) > 256 {
 		return tenantRef{}, errUnknownTenant(segment, discovery)
 	}
-	t, err := s.store.Tenant(ctx, segment)
+	t, err := s.dir.Tenant(ctx, segment)
 	if errors.Is(err, directory.ErrNotFound) {
 		return tenantRef{}, errUnknownTenant(segment, discovery)
 	}

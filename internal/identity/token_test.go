@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"portcullis/internal/directory"
 	"portcullis/internal/jose"
 )
 
@@ -222,5 +224,24 @@ func assertEntraErrorAs(t *testing.T, f *fixture, status int, doc map[string]any
 	}
 	if doc["error_uri"] != f.url+"/error?code="+itoa(code) {
 		t.Errorf("error_uri = %v", doc["error_uri"])
+	}
+}
+
+func TestDirectoryChangesReachTokensWithinTheCacheTTL(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.DirectoryCacheTTL = 50 * time.Millisecond })
+	_, doc := f.clientCredentials(2, nil)
+	if _, c := f.claimsOf(doc["access_token"].(string)); c["roles"] == nil {
+		t.Fatalf("roles missing before the change: %v", c)
+	}
+	ctx := context.Background()
+	if err := f.store.Update(ctx, func(tx directory.Writer) error {
+		return tx.DeleteAppRoleAssignment(ctx, tenantID, "d0000000-0000-4000-8000-000000000001")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	_, doc = f.clientCredentials(2, nil)
+	if _, c := f.claimsOf(doc["access_token"].(string)); c["roles"] != nil {
+		t.Errorf("roles %v still granted after the assignment was removed", c["roles"])
 	}
 }
