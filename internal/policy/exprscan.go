@@ -5,6 +5,9 @@ package policy
 // brackets outside them. Entities are decoded as it goes, so &quot; and a raw " are the same
 // quote, as they are once the XML is decoded.
 
+// maxInterpolationDepth bounds strings nested in interpolation holes, $"{$"{…}"}".
+const maxInterpolationDepth = 32
+
 // scanExpr returns the offset just after the expression that starts at start with @( or @{.
 func (p *xmlParser) scanExpr(start int) (int, error) {
 	return p.scanCode(start + 1)
@@ -31,6 +34,11 @@ func (p *xmlParser) ch(i int) (byte, int) {
 // scanCode reads C# from the bracket at open to the bracket that closes it and returns the
 // offset after that.
 func (p *xmlParser) scanCode(open int) (int, error) {
+	// Interpolated strings nest code in strings in code: bound the recursion.
+	if p.exprDepth++; p.exprDepth > maxInterpolationDepth {
+		return 0, p.errorf(open, "interpolated strings nest more than %d deep in this policy expression", maxInterpolationDepth)
+	}
+	defer func() { p.exprDepth-- }()
 	stack := []int{open}
 	_, n := p.ch(open)
 	i := open + n

@@ -373,3 +373,28 @@ func BenchmarkPipelineRun(b *testing.B) {
 		}
 	}
 }
+
+// TestPipelineRunDoesNotAllocate guards what BenchmarkPipelineRun shows: a request that
+// passes through costs the pipeline no allocation.
+func TestPipelineRunDoesNotAllocate(t *testing.T) {
+	nop := StepFunc(func(*Context) error { return nil })
+	reg := Registry{
+		"nop":             func(*Element, *Compiler) (Step, error) { return nop, nil },
+		"forward-request": func(*Element, *Compiler) (Step, error) { return nop, nil },
+	}
+	l := &Loader{Registry: reg}
+	g := mustLoad(t, l, "global.xml", doc(`<nop/>`, "-", `<nop/>`, `<nop/>`))
+	api := mustLoad(t, l, "api.xml", doc(`<base/><choose/><nop/>`, `<base/>`, `<nop/><base/>`, `<base/>`))
+	reg["choose"] = func(*Element, *Compiler) (Step, error) { return nop, nil }
+	p, err := l.Compile(g, api, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.Steps(SectionInbound)) + len(p.Steps(SectionBackend)) + len(p.Steps(SectionOutbound)); n != 6 {
+		t.Fatalf("%d steps, want 6", n)
+	}
+	ctx := &Context{Response: &Response{}}
+	if allocs := testing.AllocsPerRun(100, func() { p.Run(ctx) }); allocs != 0 {
+		t.Errorf("Run allocates %v times per request", allocs)
+	}
+}

@@ -18,13 +18,14 @@ const maxDepth = 256
 // accepts there need no escaping. It keeps positions and substitutes named values as it
 // decodes, so an undefined one is reported where it is written.
 type xmlParser struct {
-	file  string
-	src   string
-	lines []int // offset where each line starts
-	nv    *namedValues
-	errs  ErrorList // errors that do not stop parsing (undefined named values)
-	last  struct{ off, line, col int }
-	count int // elements read
+	file      string
+	src       string
+	lines     []int // offset where each line starts
+	nv        *namedValues
+	errs      ErrorList // errors that do not stop parsing (undefined named values)
+	last      struct{ off, line, col int }
+	count     int // elements read
+	exprDepth int // interpolated strings being read, one inside another
 	// attrSet holds the attribute names of the element being read, once it has many.
 	attrSet struct {
 		owner *Element

@@ -242,3 +242,35 @@ func TestLoadSizeLimit(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestParseHostileInputs are documents built to make a careless parser slow or deep: each
+// must finish (the test's own time limit is the guard) with the expected outcome.
+func TestParseHostileInputs(t *testing.T) {
+	const n = 1 << 20
+	tests := []struct {
+		name    string
+		src     string
+		wantErr string // a substring; "" for success
+	}{
+		{"many lone char-literal quotes", `<v a="@(` + strings.Repeat(`'\`, n/2) + `)"/>`, ""},
+		{"many bare ampersands in an expression", "<v>@(" + strings.Repeat("&", n) + ")</v>", ""},
+		{"many ampersands without semicolons in text", "<v>" + strings.Repeat("&amp", n/4) + "</v>", "a literal '&' must be written &amp;"},
+		{"many half named values", "<v>" + strings.Repeat("{{a", n/3) + "</v>", ""},
+		{"one long line of elements", "<v>" + strings.Repeat(`<w a="1"/>`, maxElements-1) + "</v>", ""},
+		{"deeply nested interpolations", `<v a="@(` + strings.Repeat(`$"{`, 40) + strings.Repeat(`}"`, 40) + `)"/>`, "interpolated strings nest more than 32 deep"},
+		{"interpolations nested within the bound", `<v a="@(` + strings.Repeat(`$"{`, 30) + "x" + strings.Repeat(`}"`, 30) + `)"/>`, ""},
+		{"deep brackets", `<v a="@` + strings.Repeat("(", n/2) + strings.Repeat(")", n/2) + `"/>`, ""},
+		{"many unterminated strings on separate lines", "<v>@(" + strings.Repeat("\"\n", n/2) + ")</v>", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newXMLParser("h.xml", []byte(tt.src), &namedValues{}).parse(false)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("error %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
