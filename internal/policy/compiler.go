@@ -34,7 +34,16 @@ type Compiler struct {
 // Value compiles an attribute: a policy expression when it starts with @( or @{, else a
 // constant.
 func (c *Compiler) Value(a Attr) (Value, error) {
-	return c.value(a.Value, a.Pos)
+	// Attr.Pos is where the value starts; an expression's position is where its @ stands.
+	pos := a.Pos
+	for _, r := range a.Value[:len(a.Value)-len(strings.TrimLeft(a.Value, " \t\r\n"))] {
+		if r == '\n' {
+			pos.Line, pos.Col = pos.Line+1, 1
+		} else {
+			pos.Col++
+		}
+	}
+	return c.value(a.Value, pos)
 }
 
 // TextValue compiles an element's text the same way.

@@ -398,3 +398,33 @@ func TestPipelineRunDoesNotAllocate(t *testing.T) {
 		t.Errorf("Run allocates %v times per request", allocs)
 	}
 }
+
+// TestExpressionPositions checks that the expression compiler is given the position of the
+// @ that starts each expression, in attributes and in text.
+func TestExpressionPositions(t *testing.T) {
+	var got []string
+	reg := testRegistry()
+	reg["valued"] = func(el *Element, c *Compiler) (Step, error) {
+		for _, a := range el.Attrs {
+			if _, err := c.Value(a); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := c.TextValue(el); err != nil {
+			return nil, err
+		}
+		return StepFunc(func(*Context) error { return nil }), nil
+	}
+	l := &Loader{Registry: reg, Expressions: func(src string, pos Pos) (Expression, error) {
+		got = append(got, pos.String()+" "+src)
+		return nil, nil
+	}}
+	api := mustLoad(t, l, "api.xml", "<policies><inbound>\n<valued a=\"@(1)\" b=\"  @(2)\" c=\"\n   @{ return 3; }\">\n\n   @(4)  </valued></inbound></policies>")
+	if _, err := l.Compile(nil, api, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := "api.xml:2:12 @(1) | api.xml:2:23 @(2) | api.xml:3:4 @{ return 3; } | api.xml:5:4 @(4)"
+	if strings.Join(got, " | ") != want {
+		t.Errorf("expressions compiled at\n %s\nwant\n %s", strings.Join(got, " | "), want)
+	}
+}
