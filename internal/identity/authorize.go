@@ -289,7 +289,13 @@ func (s *Server) signInUser(ctx context.Context, tid, username, password string)
 	if err != nil {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
-	if !verifyPassword(user.PasswordHash, password) {
+	ok, err := directory.VerifyPassword(user.PasswordHash, password)
+	if err != nil {
+		// A stored hash that does not parse: the user cannot sign in; say why in the log
+		// (never the password).
+		s.log.Error("identity: unusable password hash", "tenant", tid, "user", user.ID, "err", err)
+	}
+	if !ok {
 		s.throttle.fail(key)
 		return nil, errBadCredentials()
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -144,7 +143,7 @@ func (s *Server) checkSecret(c *client, secret string) error {
 	now := s.now()
 	var expired bool
 	for _, p := range c.app.Passwords {
-		if !secretMatches(p.Hash, secret) {
+		if !directory.VerifySecret(p.Hash, secret) {
 			continue
 		}
 		if !p.End.IsZero() && now.After(p.End) {
@@ -299,20 +298,4 @@ func decodeThumbprint(s string) []byte {
 		}
 	}
 	return nil
-}
-
-// secretMatches compares a secret with its stored "sha256:<base64>" hash in constant time.
-func secretMatches(stored, secret string) bool {
-	const prefix = "sha256:"
-	if !strings.HasPrefix(stored, prefix) {
-		return false
-	}
-	want, err := base64.StdEncoding.DecodeString(stored[len(prefix):])
-	if err != nil {
-		if want, err = base64.RawStdEncoding.DecodeString(stored[len(prefix):]); err != nil {
-			return false
-		}
-	}
-	got := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(got[:], want) == 1
 }

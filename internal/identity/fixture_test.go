@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -134,7 +133,7 @@ func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	t.Cleanup(ts.Close)
 	f.server, f.ts, f.caPath = srv, ts, caPath
 	f.client = f.httpClient()
-	f.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	f.client.CheckRedirect = noRedirects
 	return f
 }
 
@@ -178,11 +177,6 @@ func newClientCert(t *testing.T) (*rsa.PrivateKey, *x509.Certificate) {
 	return key, cert
 }
 
-func secretHash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return "sha256:" + base64.StdEncoding.EncodeToString(sum[:])
-}
-
 func passwordHash(password string) string {
 	salt := []byte("0123456789abcdef")
 	h := argon2.IDKey([]byte(password), salt, 1, 8*1024, 1, 32)
@@ -219,7 +213,7 @@ func (f *fixture) seed() {
 			tx.PutServicePrincipal(ctx, &directory.ServicePrincipal{ID: legacySPID, TenantID: tenantID, AppID: legacyAppID, DisplayName: "legacy-api", AccountEnabled: true}),
 			tx.PutApplication(ctx, &directory.Application{
 				ID: "a0000000-0000-4000-8000-0000000000c1", TenantID: tenantID, AppID: clientAppID, DisplayName: "client-app",
-				Passwords:    []directory.PasswordCredential{{KeyID: "c0000000-0000-4000-8000-000000000001", Hash: secretHash(f.secret), Hint: f.secret[:3], Start: now.Add(-time.Hour), End: now.AddDate(2, 0, 0)}},
+				Passwords:    []directory.PasswordCredential{{KeyID: "c0000000-0000-4000-8000-000000000001", Hash: directory.HashSecret(f.secret), Hint: f.secret[:3], Start: now.Add(-time.Hour), End: now.AddDate(2, 0, 0)}},
 				Certificates: []directory.KeyCredential{{KeyID: "c0000000-0000-4000-8000-000000000002", DER: f.cert.Raw, Thumbprint: base64.StdEncoding.EncodeToString(thumb[:]), Start: f.cert.NotBefore, End: f.cert.NotAfter}},
 				RedirectURIs: []string{clientRedir},
 			}),
@@ -370,3 +364,5 @@ func (f *fixture) exposeClientAPI(ctx context.Context) error {
 		return tx.PutPermissionGrant(ctx, &directory.PermissionGrant{ID: "f0000000-0000-4000-8000-000000000009", TenantID: tenantID, ClientID: publicSPID, ConsentType: "AllPrincipals", ResourceID: clientSPID, Scope: "access_as_user"})
 	})
 }
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
