@@ -63,7 +63,7 @@ func Build(cfg *config.Config, compile Compiler) (*Plan, error) {
 	if compile == nil {
 		compile = func(*config.Gateway, *config.API, *config.Operation) (Pipeline, error) { return Forward, nil }
 	}
-	tlsConf, err := backendTLS(g.Trust)
+	tlsConf, err := ClientTLS(g.Trust)
 	if err != nil {
 		return nil, err
 	}
@@ -210,8 +210,9 @@ func parseServiceURL(raw string) (policy.URL, error) {
 	return policy.URL{Scheme: u.Scheme, Host: u.Hostname(), Port: port, Path: strings.TrimSuffix(u.Path, "/")}, nil
 }
 
-// backendTLS trusts the system roots plus the configured CA files.
-func backendTLS(files []string) (*tls.Config, error) {
+// ClientTLS is the TLS configuration of outbound calls (backends, openid-config): the system
+// roots plus the configured CA files.
+func ClientTLS(files []string) (*tls.Config, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
