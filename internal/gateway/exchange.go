@@ -26,6 +26,7 @@ type exchange struct {
 	buf    []byte // scratch for URIs and header values
 	plan   *Plan
 	api    *apiRoute
+	obs    Observation
 }
 
 func newExchange() *exchange {
@@ -50,6 +51,7 @@ func (ex *exchange) reset() {
 	ex.pctx = policy.Context{}
 	ex.body = limitedBody{}
 	ex.plan, ex.api = nil, nil
+	ex.obs = Observation{}
 	ex.m.api, ex.m.route, ex.m.rest, ex.m.nparams = nil, nil, nil, 0
 }
 

@@ -134,21 +134,41 @@ func (s *Server) requestID() string {
 
 func (s *Server) handle(rc *fasthttp.RequestCtx) {
 	plan := s.plan.Load()
-	var o Observation
+	ex := s.pool.Get().(*exchange)
+	o := &ex.obs
 	o.RequestID = s.requestID()
-	defer s.finish(rc, &o)
+	if !s.serveSafely(rc, plan, ex, o) {
+		// A panicking request may have left the exchange half-used: drop it.
+		s.finish(rc, o)
+		return
+	}
+	s.finish(rc, o)
+	ex.reset()
+	s.pool.Put(ex)
+}
 
+// serveSafely turns a panic in a policy or the gateway into a 500 for this request instead of
+// the end of the process.
+func (s *Server) serveSafely(rc *fasthttp.RequestCtx, plan *Plan, ex *exchange, o *Observation) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.opt.Log.Error("request panicked", "request_id", o.RequestID, "api", o.API, "operation", o.Operation, "panic", fmt.Sprint(v))
+			o.FailureSource, o.FailureReason = "gateway", "InternalError"
+			writeError(rc, 500, http500Message, nil)
+			ok = false
+		}
+	}()
+	s.serve(rc, plan, ex, o)
+	return true
+}
+
+func (s *Server) serve(rc *fasthttp.RequestCtx, plan *Plan, ex *exchange, o *Observation) {
 	if msg := checkFraming(rc.Request.Header.RawHeaders()); msg != "" {
 		rc.SetConnectionClose()
 		writeError(rc, 400, msg, nil)
 		o.FailureSource, o.FailureReason = "gateway", "RequestSmuggling"
 		return
 	}
-	ex := s.pool.Get().(*exchange)
-	defer func() {
-		ex.reset()
-		s.pool.Put(ex)
-	}()
 	apiFound, opFound := plan.router.find(rc.Method(), rc.Path(), &ex.m)
 	if !opFound {
 		if apiFound {

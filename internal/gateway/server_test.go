@@ -390,3 +390,36 @@ func TestSwap(t *testing.T) {
 		t.Errorf("in-flight request: %q, want old", got)
 	}
 }
+
+// A panicking policy answers 500 and the gateway keeps serving.
+func TestPanicIsContained(t *testing.T) {
+	backend, _ := echoBackend(t)
+	cfg := &config.Config{Gateway: &config.Gateway{APIs: []config.API{echoAPI(backend.URL)},
+		Timeouts: &config.Timeouts{BackendDuration: time.Second},
+		Limits:   &config.Limits{MaxHeaderBytes: 8192, MaxBodyBytes: 1 << 20}}}
+	plan, err := Build(cfg, func(*config.Gateway, *config.API, *config.Operation) (Pipeline, error) {
+		return PipelineFunc(func(ctx *policy.Context) error {
+			if ctx.Request.URL.Path == "/base/boom" {
+				panic("a policy bug")
+			}
+			return ctx.Backend.Forward(ctx, policy.ForwardOptions{})
+		}), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, gw := startGateway(t, plan, gatewayOpts{})
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{{"/echo/boom", 500}, {"/echo/fine", 201}} {
+		resp, err := http.Get(gw + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: %d, want %d", tt.path, resp.StatusCode, tt.status)
+		}
+	}
+}
