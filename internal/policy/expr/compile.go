@@ -104,6 +104,17 @@ func (c *compiler) expr(n node) (cx, error) {
 	return x, nil
 }
 
+// chainStart is where a dotted name such as System.IO.File begins.
+func chainStart(n node) int {
+	for {
+		m, ok := n.(*memberExpr)
+		if !ok || m.x == nil {
+			return n.offset()
+		}
+		n = m.x
+	}
+}
+
 func hasCond(n node) bool {
 	for {
 		switch x := n.(type) {
@@ -198,6 +209,9 @@ func (c *compiler) ident(x *identExpr) (cx, error) {
 	if reason, ok := c.r.denied[x.name]; ok {
 		return cx{}, errAt(x.off, "%s %s", x.name, reason)
 	}
+	if reason, ok := c.r.denied["System."+x.name]; ok {
+		return cx{}, errAt(x.off, "System.%s %s", x.name, reason)
+	}
 	return cx{}, errAt(x.off, "the name '%s' does not exist in policy expressions", x.name)
 }
 
@@ -231,7 +245,7 @@ func (c *compiler) member(x *memberExpr) (cx, error) {
 		return cx{}, err
 	}
 	if recv.ns != "" {
-		return c.qualified(recv.ns, x.name, x.off)
+		return c.qualified(recv.ns, x.name, chainStart(x))
 	}
 	if recv.typ != nil {
 		p := recv.typ.sprops[x.name]
@@ -272,6 +286,9 @@ func (c *compiler) member(x *memberExpr) (cx, error) {
 		if v == nil {
 			if cond {
 				return nil, errShort
+			}
+			if name == "HasValue" {
+				return false, nil
 			}
 			return nil, throw("NullReferenceException", "cannot read %s of null", name)
 		}
@@ -508,6 +525,9 @@ func (c *compiler) call(x *callExpr) (cx, error) {
 	var bound *method
 	if recv.t != nil {
 		bound = c.r.findMethod(recv.t, mx.name)
+		if bound == nil && recv.t.props[mx.name] != nil {
+			return cx{}, errAt(mx.off, "%s.%s is a property, not a method", recv.t.name, mx.name)
+		}
 		if bound == nil && recv.t != c.r.obj && !recv.t.enumerable {
 			return cx{}, errAt(mx.off, "%s.%s is not available in policy expressions", recv.t.name, mx.name)
 		}

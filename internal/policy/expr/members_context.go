@@ -299,6 +299,40 @@ func (r *registry) buildContext() {
 		return nil, throw("InvalidOperationException", "Body.As<%s> is not available", t.name)
 	})
 
+	b.meth("AsFormUrlEncodedContent", 0, 1, r.dict, func(e *env, recv any, args []any) (any, error) {
+		body, err := recvAs[*policy.Body](recv)
+		if err != nil {
+			return nil, err
+		}
+		preserve := false
+		if len(args) > 0 {
+			if preserve, err = barg(args, 0); err != nil {
+				return nil, err
+			}
+		}
+		data, err := body.Bytes()
+		if err != nil {
+			return nil, throw("InvalidOperationException", "the body cannot be read: %v", err)
+		}
+		if err := e.charge(2 * len(data)); err != nil {
+			return nil, err
+		}
+		if !preserve {
+			body.Set(nil)
+		}
+		q := policy.ParseQuery(string(data))
+		d := newDict()
+		for _, f := range q.Fields() {
+			cur, _ := d.vals[f.Name].(*List)
+			if cur == nil {
+				cur = &List{}
+				d.set(f.Name, cur)
+			}
+			cur.Items = append(cur.Items, f.Value)
+		}
+		return d, nil
+	})
+
 	// Variables: IReadOnlyDictionary<string, object>
 	v := r.variables
 	vars := func(recv any) (map[string]any, error) { return recvAs[map[string]any](recv) }

@@ -382,6 +382,12 @@ func (r *registry) buildCore() {
 	r.buildString()
 	r.buildNumbers()
 	r.buildTime()
+	// Nullable<T>: a null never reaches these (HasValue on null is handled by member access)
+	for _, t := range []*typeInfo{r.integer, r.long, r.double, r.boolean, r.char, r.dateTime, r.timeSpan, r.guid} {
+		t.prop("HasValue", r.boolean, func(e *env, recv any) (any, error) { return true, nil })
+		t.prop("Value", t, func(e *env, recv any) (any, error) { return recv, nil })
+		t.meth("GetValueOrDefault", 0, 1, t, func(e *env, recv any, args []any) (any, error) { return recv, nil })
+	}
 }
 
 func (r *registry) objectType(obj *typeInfo) {

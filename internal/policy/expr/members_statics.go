@@ -831,7 +831,10 @@ func (r *registry) buildStatics() {
 	})
 	r.hash.setProp["Key"] = r.types["HMACSHA256"].setProp["Key"]
 	for _, n := range []string{"HMACSHA256", "HMACSHA1", "HMACSHA384", "HMACSHA512", "HMACMD5", "SHA256", "SHA1", "SHA384", "SHA512", "MD5"} {
-		r.types[n].static = false
+		t := r.types[n]
+		t.static = false
+		t.methods, t.props = r.hash.methods, r.hash.props
+		t.is = func(v any) bool { _, ok := v.(*hasher); return ok }
 	}
 	rng := mk("RandomNumberGenerator", "System.Security.Cryptography.RandomNumberGenerator")
 	rng.smeth("GetBytes", 1, 1, r.bytes, func(e *env, args []any) (any, error) {

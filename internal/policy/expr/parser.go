@@ -1184,12 +1184,13 @@ func (ps *parser) parseNew() (node, error) {
 		}
 		return n, nil
 	}
+	hasArgs := false
 	if ps.accept("(") {
 		args, err := ps.parseArgs(")")
 		if err != nil {
 			return nil, err
 		}
-		n.args = args
+		n.args, hasArgs = args, true
 	}
 	if ps.isPunct("{") {
 		ps.next()
@@ -1237,7 +1238,7 @@ func (ps *parser) parseNew() (node, error) {
 			return nil, err
 		}
 	}
-	if n.args == nil && !n.hasInits {
+	if !hasArgs && !n.hasInits {
 		return nil, ps.unexpected("'(' or '{' after the type")
 	}
 	return n, nil
