@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"portcullis/internal/jose"
+	"portcullis/internal/keys"
 )
 
 // TestEntraCorpus validates the real Microsoft tokens of the shared corpus with the key sets
@@ -145,4 +146,55 @@ func keysFromX5C(t *testing.T, doc []byte) []jose.Key {
 		out = append(out, *key)
 	}
 	return out
+}
+
+// TestEntraMultiTenantDiscovery validates real v2 tokens the way a policy with the common
+// v2 openid-config does: the discovery issuer is the "{tenantid}" template and the key set
+// names an issuer per key (2019 capture of common/discovery/v2.0/keys).
+func TestEntraMultiTenantDiscovery(t *testing.T) {
+	dir := corpusDir(t, "entra")
+	doc, err := os.ReadFile(filepath.Join(dir, "openid-configuration", "identitymodel-common-v2-openid-configuration-2024-02-02.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disco struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal(doc, &disco); err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := os.ReadFile(filepath.Join(dir, "jwks", "uruk-jwt-common-v2-keys-2019.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, _, err := jose.ParseJWKS(jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{}
+	src.set.Store(&keys.Set{URL: "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration", Issuer: disco.Issuer, Keys: ks, Generation: 1})
+	for _, tc := range []struct {
+		file string
+		aud  string
+		iat  int64
+	}{
+		{"20-msal-dotnet-cachecompat-dotnet-v2-id-token-2019.jwt", "b945c513-3946-4ecd-b179-6499803a2167", 1548803119},
+		{"22-msal-dotnet-cachecompat-python-v2-id-token-2019.jwt", "52d50834-b9a0-4948-9f62-1a3d283003d6", 1548804334},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, "tokens", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Unix(tc.iat, 0)
+			v := mustValidator(t, Config{Checks: Checks{Audiences: []string{tc.aud}}, KeySources: []KeySource{src}, Now: fixedClock(&now)})
+			tok, err := v.Validate(strings.TrimSpace(string(raw)))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !strings.HasSuffix(tok.Issuer, "/v2.0") {
+				t.Fatalf("iss %q", tok.Issuer)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"portcullis/internal/jose"
+	"portcullis/internal/keys"
 )
 
 func mustValidator(t testing.TB, cfg Config) *Validator {
@@ -253,5 +254,53 @@ func TestClaimsAsAPIMExposesThem(t *testing.T) {
 	}
 	if tok.ExpiresAt.Unix() != testNow.Add(time.Hour).Unix() || len(tok.Audiences) != 1 {
 		t.Errorf("registered claims: exp %v aud %v", tok.ExpiresAt, tok.Audiences)
+	}
+}
+
+// TestKeyIssuer: a key that Entra's JWKS publishes for one tenant (the Microsoft account
+// tenant) signs only that tenant's tokens; a templated key signs any tenant's, v1 and v2.
+func TestKeyIssuer(t *testing.T) {
+	k := testKeys()
+	const msa = "9188040d-6c67-4c5b-b112-36a304b66dad"
+	src := &fakeSource{}
+	src.set.Store(&keys.Set{Issuer: "https://idp.example/{tenantid}/v2.0", Generation: 1, FetchedAt: testNow, Keys: []jose.Key{
+		{ID: "shared", Public: &k.rsa.PublicKey, Issuer: "https://idp.example/{tenantid}/v2.0"},
+		{ID: "msa", Public: &k.rsa2.PublicKey, Issuer: "https://idp.example/" + msa + "/v2.0"},
+	}})
+	cases := []struct {
+		name    string
+		key     string
+		issuers []string
+		claims  map[string]any
+		reason  Reason
+	}{
+		{"templated key, token of the tenant", "shared", nil, claims(nil), ""},
+		{"MSA key, MSA token", "msa", nil, claims(map[string]any{"tid": msa, "iss": "https://idp.example/" + msa + "/v2.0"}), ""},
+		{"MSA key, another tenant's token", "msa", nil, claims(nil), TokenIssuerNotAllowed},
+		{"templated key, v1 token of the tenant", "shared", []string{"https://sts.windows.net/{tenantid}/"},
+			claims(map[string]any{"iss": "https://sts.windows.net/" + testTenant + "/", "ver": "1.0"}), ""},
+		{"MSA key, v1 token of another tenant", "msa", []string{"https://sts.windows.net/{tenantid}/"},
+			claims(map[string]any{"iss": "https://sts.windows.net/" + testTenant + "/", "ver": "1.0"}), TokenIssuerNotAllowed},
+		{"template with a tid that disagrees with iss", "shared", nil,
+			claims(map[string]any{"tid": "11111111-1111-1111-1111-111111111111"}), TokenIssuerNotAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			signer := k.rsa
+			if tc.key == "msa" {
+				signer = k.rsa2
+			}
+			v := mustValidator(t, Config{Checks: Checks{Issuers: tc.issuers}, KeySources: []KeySource{src}})
+			_, err := v.Validate(token(t, signer, tc.key, tc.claims))
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if f := failureOf(t, err); f.Reason != tc.reason {
+				t.Fatalf("reason %s, want %s: %s", f.Reason, tc.reason, f.Detail)
+			}
+		})
 	}
 }

@@ -95,8 +95,8 @@ func TestValidateJWTRequests(t *testing.T) {
 		query   string
 		deps    func(*ValidateJWTDeps)
 		// want
-		reason string // "" = passes
-		status int
+		reason  string // "" = passes
+		status  int
 		message string
 		header  string // WWW-Authenticate; "-" = absent
 		check   func(t *testing.T, ctx *policy.Context)
@@ -131,13 +131,13 @@ func TestValidateJWTRequests(t *testing.T) {
 			headers: map[string]string{"Authorization": "Bearer x.y.z"}, reason: "JwtInvalid", status: 403, header: "-"},
 		{name: "failed-validation-error-message", policy: `<validate-jwt header-name="Authorization" failed-validation-error-message="Unauthorized. Access token is missing or invalid.">` + oidc + `</validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(now, p.issuer(), map[string]any{"exp": now.Add(-time.Hour).Unix()}))},
-			reason: "TokenExpired", status: 401, message: "Unauthorized. Access token is missing or invalid.",
+			reason:  "TokenExpired", status: 401, message: "Unauthorized. Access token is missing or invalid.",
 			header: `Bearer error="invalid_token", error_description="JWT has expired. Access denied."`},
 		{name: "WWW-Authenticate off", policy: `<validate-jwt header-name="Authorization">` + oidc + `</validate-jwt>`,
 			deps: func(d *ValidateJWTDeps) { d.NoWWWAuthenticate = true }, reason: "TokenNotPresent", status: 401, header: "-"},
 		{name: "require-expiration-time default", policy: `<validate-jwt header-name="Authorization">` + oidc + `</validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(now, p.issuer(), map[string]any{"exp": nil}))},
-			reason: "JwtInvalid", status: 401},
+			reason:  "JwtInvalid", status: 401},
 		{name: "require-expiration-time false", policy: `<validate-jwt header-name="Authorization" require-expiration-time="false">` + oidc + `</validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(now, p.issuer(), map[string]any{"exp": nil}))}},
 		{name: "require-signed-tokens default", policy: `<validate-jwt header-name="Authorization">` + oidc + `</validate-jwt>`,
@@ -146,7 +146,7 @@ func TestValidateJWTRequests(t *testing.T) {
 			headers: map[string]string{"Authorization": "Bearer " + unsigned(t, claimsAt(now, p.issuer(), nil))}},
 		{name: "clock-skew default", policy: `<validate-jwt header-name="Authorization">` + oidc + `</validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(now, p.issuer(), map[string]any{"exp": now.Add(-time.Minute).Unix()}))},
-			reason: "TokenExpired", status: 401},
+			reason:  "TokenExpired", status: 401},
 		{name: "clock-skew tolerates", policy: `<validate-jwt header-name="Authorization" clock-skew="300">` + oidc + `</validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(now, p.issuer(), map[string]any{"exp": now.Add(-time.Minute).Unix()}))}},
 		{name: "output-token-variable-name", policy: `<validate-jwt header-name="Authorization" output-token-variable-name="jwt">` + oidc + `</validate-jwt>`,
@@ -159,7 +159,7 @@ func TestValidateJWTRequests(t *testing.T) {
 			}},
 		{name: "issuer from discovery enforced", policy: `<validate-jwt header-name="Authorization">` + oidc + `</validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(now, "https://sts.windows.net/"+tenantID+"/", nil))},
-			reason: "TokenIssuerNotAllowed", status: 401},
+			reason:  "TokenIssuerNotAllowed", status: 401},
 		{name: "issuers element adds issuers", policy: `<validate-jwt header-name="Authorization">` + oidc + `<issuers><issuer>https://sts.windows.net/{{tenant}}/</issuer></issuers></validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(now, "https://sts.windows.net/"+tenantID+"/", nil))}},
 		{name: "audiences match", policy: `<validate-jwt header-name="Authorization">` + oidc + `<audiences><audience>api://{{client-id}}</audience><audience>{{client-id}}</audience></audiences></validate-jwt>`,
@@ -178,7 +178,7 @@ func TestValidateJWTRequests(t *testing.T) {
 			headers: map[string]string{"Authorization": "Bearer " + signHS256(t, secret, "", claimsAt(now, "x", nil))}},
 		{name: "HMAC key, wrong secret", policy: `<validate-jwt header-name="Authorization"><issuer-signing-keys><key>` + b64std(secret) + `</key></issuer-signing-keys></validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signHS256(t, []byte("another HMAC key of 32 bytes!!!!"), "", claimsAt(now, "x", nil))},
-			reason: "TokenSignatureInvalid", status: 401},
+			reason:  "TokenSignatureInvalid", status: 401},
 		{name: "n and e", policy: `<validate-jwt header-name="Authorization"><issuer-signing-keys><key n="` + b64url(k[1].N.Bytes()) + `" e="AQAB"/></issuer-signing-keys></validate-jwt>`,
 			headers: map[string]string{"Authorization": "Bearer " + signRS256(t, k[1], "any", claimsAt(now, "x", nil))}},
 		{name: "certificate-id", policy: `<validate-jwt header-name="Authorization"><issuer-signing-keys><key certificate-id="signing-cert"/></issuer-signing-keys></validate-jwt>`,
@@ -266,7 +266,7 @@ func b64url(b []byte) string {
 func TestValidateJWTLoadErrors(t *testing.T) {
 	cases := []struct {
 		name, policy, want string
-		line             int
+		line               int
 	}{
 		{"no token source", `<validate-jwt failed-validation-httpcode="401"/>`, "exactly one of header-name", 4},
 		{"two token sources", `<validate-jwt header-name="Authorization" query-parameter-name="t"/>`, "exactly one of", 4},
