@@ -31,10 +31,13 @@ func newCheckCommand() *cobra.Command {
 			svc := &services{log: slog.New(slog.DiscardHandler), metrics: admin.NewMetrics(nil)}
 			summary := ""
 			if cfg.Gateway != nil {
-				plan, err := svc.compilePlan(cfg)
+				// Compiling registers openid-config sources, whose first fetch starts in the
+				// background; check does not wait for it and closes the cache at once.
+				plan, kc, err := svc.compilePlan(cfg)
 				if err != nil {
 					return invalidConfig{configPath, printProblems(stderr, err)}
 				}
+				kc.close()
 				apis, ops := plan.Summary()
 				plan.Close()
 				summary = fmt.Sprintf(" (%d APIs, %d operations)", apis, ops)

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,8 +23,11 @@ import (
 	"portcullis/internal/admin"
 	"portcullis/internal/config"
 	"portcullis/internal/gateway"
+	"portcullis/internal/jwt"
+	"portcullis/internal/keys"
 	"portcullis/internal/policies"
 	"portcullis/internal/policy"
+	"portcullis/internal/policy/expr"
 )
 
 func newServeCommand() *cobra.Command {
@@ -93,11 +97,94 @@ func problemLines(err error) []string {
 type services struct {
 	log     *slog.Logger
 	metrics *admin.Metrics
+	keys    atomic.Pointer[keyCaches] // the serving configuration's; nil before the first
+}
+
+// keyCaches are the openid-config key cache and the validated-token cache. They outlive a
+// reload that keeps the settings they were made with, so that a reload refetches nothing.
+type keyCaches struct {
+	keys     *keys.Cache
+	tokens   *jwt.Cache
+	settings string
+}
+
+func (k *keyCaches) close() {
+	if k != nil {
+		k.keys.Close()
+	}
+}
+
+// validatedTokenCacheSize bounds the validated-token cache (issue 2: 10,000 entries).
+const validatedTokenCacheSize = 10000
+
+// keyCachesFor returns the serving caches when g keeps their settings, or new ones.
+func (s *services) keyCachesFor(g *config.Gateway) (*keyCaches, error) {
+	settings := fmt.Sprint(g.AuthorityAliases, g.KeyStalenessDuration, g.Trust)
+	if cur := s.keys.Load(); cur != nil && cur.settings == settings {
+		return cur, nil
+	}
+	tc, err := gateway.ClientTLS(g.Trust)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+	kc, err := keys.NewCache(keys.Options{
+		Client:    client,
+		Aliases:   keys.Aliases(g.AuthorityAliases),
+		Staleness: g.KeyStalenessDuration,
+		Logger:    s.log,
+		Hooks: keys.Hooks{Fetched: func(url string, cause keys.FetchCause, result keys.FetchResult, took time.Duration) {
+			s.metrics.KeyFetched(url, string(cause), string(result), took)
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway.authority-aliases: %w", err)
+	}
+	return &keyCaches{keys: kc, tokens: jwt.NewCache(validatedTokenCacheSize), settings: settings}, nil
+}
+
+// publishKeys makes k the serving caches and closes the ones it replaces.
+func (s *services) publishKeys(k *keyCaches) {
+	if old := s.keys.Swap(k); old != nil && old != k {
+		old.close()
+	}
+}
+
+// keySources reports the serving key cache for /readyz and metrics.
+func (s *services) keySources() []admin.KeySource {
+	k := s.keys.Load()
+	if k == nil {
+		return nil
+	}
+	st := k.keys.Status()
+	out := make([]admin.KeySource, len(st))
+	for i, x := range st {
+		out[i] = admin.KeySource{URL: x.URL, Ready: x.Ready, Stale: x.Stale, Keys: x.Keys,
+			LastRefresh: x.LastRefresh, LastError: x.LastError, KeyAge: x.KeyAge}
+	}
+	return out
 }
 
 // compilePlan loads and compiles every policy the gateway section names, next to whatever is
-// serving, and returns the plan to publish.
-func (s *services) compilePlan(cfg *config.Config) (*gateway.Plan, error) {
+// serving, and returns the plan to publish with the key caches it uses. The caller publishes
+// both, or closes the caches when they are not the serving ones.
+func (s *services) compilePlan(cfg *config.Config) (*gateway.Plan, *keyCaches, error) {
+	g := cfg.Gateway
+	kc, err := s.keyCachesFor(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := s.compileWith(cfg, kc)
+	if err != nil {
+		if kc != s.keys.Load() {
+			kc.close()
+		}
+		return nil, nil, err
+	}
+	return plan, kc, nil
+}
+
+func (s *services) compileWith(cfg *config.Config, kc *keyCaches) (*gateway.Plan, error) {
 	g := cfg.Gateway
 	certs, err := gateway.LoadCertificates(g.Certificates)
 	if err != nil {
@@ -106,10 +193,13 @@ func (s *services) compilePlan(cfg *config.Config) (*gateway.Plan, error) {
 	loader := &policy.Loader{
 		NamedValues:  g.NamedValues,
 		FragmentsDir: g.Fragments,
-		// VALIDATE-JWT: the key cache and validated-token cache are wired here once the token
-		// engineer's keys.Cache lands (policies.ValidateJWTDeps{Keys, Tokens, Logger,
-		// NoWWWAuthenticate: g.WWWAuthenticate != nil && !*g.WWWAuthenticate}).
-		Registry:     policies.Registry(policies.Deps{}),
+		Registry: policies.Registry(policies.Deps{ValidateJWT: policies.ValidateJWTDeps{
+			Keys:              kc.keys,
+			Tokens:            kc.tokens,
+			Logger:            s.log,
+			NoWWWAuthenticate: g.WWWAuthenticate != nil && !*g.WWWAuthenticate,
+		}}),
+		Expressions:  expr.Compile,
 		Certificates: certs,
 	}
 	docs := map[string]*policy.Document{}
@@ -170,7 +260,8 @@ func serve(ctx context.Context, path string, stdout, stderr io.Writer) error {
 		return invalidConfig{path, printProblems(stderr, err)}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	svc := &services{log: log, metrics: admin.NewMetrics(nil)}
+	svc := &services{log: log}
+	svc.metrics = admin.NewMetrics(svc.keySources)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -251,10 +342,11 @@ func (r *running) start() error {
 	r.done = make(chan struct{})
 	cfg := r.cfg
 	if g := cfg.Gateway; g != nil {
-		plan, err := r.svc.compilePlan(cfg)
+		plan, kc, err := r.svc.compilePlan(cfg)
 		if err != nil {
 			return invalidConfig{r.path, printProblems(r.stderr, err)}
 		}
+		r.svc.publishKeys(kc)
 		apis, ops := plan.Summary()
 		opts := gateway.Options{
 			Timeouts:  *g.Timeouts,
@@ -292,7 +384,7 @@ func (r *running) start() error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		// MANAGEMENT API: the lead passes the Graph-compatible handler as Management here.
-		h := admin.NewHandler(admin.Options{Token: a.Token, Gatherer: r.svc.metrics.Registry})
+		h := admin.NewHandler(admin.Options{Token: a.Token, Gatherer: r.svc.metrics.Registry, KeySources: r.svc.keySources})
 		r.adminSrv = admin.NewServer(h)
 		r.adminSrv.ErrorLog = slog.NewLogLogger(r.svc.log.Handler(), slog.LevelDebug)
 		r.wg.Add(1)
@@ -347,11 +439,12 @@ func (r *running) reload(watched fileSet) fileSet {
 		if cfg.Gateway.Listen != r.cfg.Gateway.Listen || cfg.Gateway.TLSListen != r.cfg.Gateway.TLSListen {
 			r.svc.log.Warn("listen addresses change only on restart; the new APIs and policies apply now")
 		}
-		plan, err := r.svc.compilePlan(cfg)
+		plan, kc, err := r.svc.compilePlan(cfg)
 		if err != nil {
 			r.reloadFailed(err)
 			return next
 		}
+		r.svc.publishKeys(kc)
 		var old *gateway.Plan
 		for _, g := range r.gateways {
 			old = g.Swap(plan)
@@ -387,6 +480,7 @@ func (r *running) stop(ctx context.Context) {
 		_ = r.adminSrv.Shutdown(ctx)
 	}
 	wg.Wait()
+	r.svc.keys.Load().close()
 }
 
 // fileSet is what serve watches: each file's size and modification time.
