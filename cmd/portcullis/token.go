@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,8 +19,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"portcullis/internal/config"
+	"portcullis/internal/keys"
 	"portcullis/internal/tokenclient"
 	"portcullis/internal/tokenclient/inspect"
+	"portcullis/internal/tokenclient/policycheck"
 )
 
 // entraAuthority is where a tenant alone points, as MSAL's default authority does.
@@ -346,12 +350,19 @@ func openBrowser(ctx context.Context, u string) error {
 }
 
 func newTokenDecodeCommand() *cobra.Command {
-	var at string
+	var at, policyFile, apiName, configFile string
+	var namedValues, caFiles []string
 	cmd := &cobra.Command{
 		Use:   "decode [TOKEN]",
-		Short: "Show a token's header and claims, with times in human form (reads standard input without TOKEN or with -)",
+		Short: "Show a token's header and claims, with times in human form; with --policy, check it against validate-jwt",
+		Long: `Show a token's header and claims, with times in human form (reads standard input without
+TOKEN or with -). With --policy FILE, or --api NAME --config FILE, also evaluate the token
+against that policy's <validate-jwt> check by check, as the gateway would, and exit 1 when the
+gateway would refuse it.`,
 		Example: `  portcullis token decode eyJ0eXAiOiJKV1Qi...
-  portcullis token get | portcullis token decode`,
+  portcullis token get | portcullis token decode
+  portcullis token get | portcullis token decode --api echo-api --config portcullis.yaml
+  portcullis token decode "$TOKEN" --policy policies/article.xml --named-value tenant-id=<tenant-id> --named-value backend-app-client-id=<app-id>`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := time.Now()
@@ -362,6 +373,16 @@ func newTokenDecodeCommand() *cobra.Command {
 				}
 				now = t
 			}
+			if apiName != "" && configFile == "" {
+				return usageError{errors.New("--api needs --config FILE, the configuration that publishes the API")}
+			}
+			if apiName != "" && policyFile != "" {
+				return usageError{errors.New("give --policy FILE or --api NAME, not both")}
+			}
+			named, err := parseNamedValues(namedValues)
+			if err != nil {
+				return usageError{err}
+			}
 			raw, err := tokenArgument(cmd, args)
 			if err != nil {
 				return err
@@ -370,11 +391,135 @@ func newTokenDecodeCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%w. Fix: pass the access token itself (the access_token value, three base64url parts separated by dots)", err)
 			}
-			return tok.Render(cmd.OutOrStdout(), now)
+			out := cmd.OutOrStdout()
+			if err := tok.Render(out, now); err != nil {
+				return err
+			}
+			if policyFile == "" && apiName == "" {
+				return nil
+			}
+			files, opts, err := policyContext(policyFile, apiName, configFile, named, caFiles)
+			if err != nil {
+				return err
+			}
+			opts.Now = func() time.Time { return now }
+			ctx, cancel := commandContext(cmd, time.Minute)
+			defer cancel()
+			var refused []string
+			fmt.Fprintln(out)
+			for _, file := range files {
+				results, err := policycheck.Evaluate(ctx, file, bareToken(raw), opts)
+				if errors.Is(err, policycheck.ErrNoValidateJWT) && apiName != "" {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				for _, r := range results {
+					if err := r.Render(out); err != nil {
+						return err
+					}
+					if !r.Passed() {
+						refused = append(refused, fmt.Sprintf("%d %s at %s", r.Status, r.Failure.Reason, r.Where))
+					}
+				}
+			}
+			if len(refused) > 0 {
+				return fmt.Errorf("the gateway would refuse this token: %s", strings.Join(refused, "; "))
+			}
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&at, "at", "", "judge the times as of this instant (RFC 3339, e.g. 2026-11-25T20:00:00Z, or Unix seconds) instead of now")
+	fs := cmd.Flags()
+	fs.StringVar(&at, "at", "", "judge the times as of this instant (RFC 3339, e.g. 2026-11-25T20:00:00Z, or Unix seconds) instead of now")
+	fs.StringVar(&policyFile, "policy", "", "policy document whose <validate-jwt> the token is checked against")
+	fs.StringVar(&apiName, "api", "", "check against the validate-jwt of this API's policies (global, API and operations) in --config")
+	fs.StringVar(&configFile, "config", "", "configuration file: the API for --api, and named values, trust and authority aliases for both")
+	fs.StringArrayVar(&namedValues, "named-value", nil, "name=value for {{name}} in --policy (repeat as needed)")
+	fs.StringSliceVar(&caFiles, "ca-file", nil, "extra CA certificate (PEM) for fetching openid-config keys (env PORTCULLIS_CA_FILE)")
 	return cmd
+}
+
+// bareToken drops the space and "Bearer " that a token copied from a header carries.
+func bareToken(raw string) string {
+	s := strings.TrimSpace(raw)
+	if len(s) > 7 && strings.EqualFold(s[:7], "bearer ") {
+		s = strings.TrimSpace(s[7:])
+	}
+	return s
+}
+
+func parseNamedValues(list []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, nv := range list {
+		name, value, ok := strings.Cut(nv, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("--named-value %q: use name=value", nv)
+		}
+		out[strings.TrimSpace(name)] = value
+	}
+	return out, nil
+}
+
+// policyContext gathers the policy files to check and what evaluating them needs from the
+// configuration and the command line.
+func policyContext(policyFile, apiName, configFile string, named map[string]string, caFiles []string) ([]string, policycheck.Options, error) {
+	var opts policycheck.Options
+	var files []string
+	if policyFile != "" {
+		files = append(files, policyFile)
+	}
+	opts.NamedValues = map[string]string{}
+	if configFile != "" {
+		cfg, err := config.Load(configFile)
+		if err != nil {
+			return nil, opts, err
+		}
+		if cfg.Gateway == nil {
+			return nil, opts, fmt.Errorf("%s has no gateway section, so no API and no policies", configFile)
+		}
+		g := cfg.Gateway
+		maps.Copy(opts.NamedValues, g.NamedValues)
+		opts.Aliases = keys.Aliases(g.AuthorityAliases)
+		caFiles = append(caFiles, g.Trust...)
+		if apiName != "" {
+			var names []string
+			found := false
+			for _, api := range g.APIs {
+				names = append(names, api.Name)
+				if api.Name != apiName {
+					continue
+				}
+				found = true
+				for _, f := range []string{g.Policy, api.Policy} {
+					if f != "" {
+						files = append(files, f)
+					}
+				}
+				for _, op := range api.Operations {
+					if op.Policy != "" {
+						files = append(files, op.Policy)
+					}
+				}
+			}
+			if !found {
+				return nil, opts, fmt.Errorf("%s publishes no API named %q (it has: %s)", configFile, apiName, strings.Join(names, ", "))
+			}
+			if len(files) == 0 {
+				return nil, opts, fmt.Errorf("API %q in %s has no policy files", apiName, configFile)
+			}
+		}
+	}
+	maps.Copy(opts.NamedValues, named)
+	if len(caFiles) == 0 && os.Getenv("PORTCULLIS_CA_FILE") != "" {
+		caFiles = filepath.SplitList(os.Getenv("PORTCULLIS_CA_FILE"))
+	}
+	hc, err := tokenclient.NewHTTPClient(caFiles, 0)
+	if err != nil {
+		return nil, opts, err
+	}
+	opts.HTTP = hc
+	return files, opts, nil
 }
 
 func parseAt(s string) (time.Time, error) {

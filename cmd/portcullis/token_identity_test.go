@@ -49,6 +49,8 @@ const (
 	e2ePassword   = "correct horse battery staple"
 	e2eRole       = "Files.Read.All"
 	e2eRoleID     = "7a000000-0000-4000-8000-0000000000e3"
+	e2eOther      = "6c1f0d2a-0000-4000-8000-0000000000e5"
+	e2eOtherSP    = "6c1f0d2a-0000-4000-8000-0000000005e5"
 )
 
 type identityService struct {
@@ -132,6 +134,13 @@ func seedIdentity(t *testing.T, st *sqlite.Store, secret string, cert *x509.Cert
 			tx.PutPermissionGrant(ctx, &directory.PermissionGrant{ID: "f0000000-0000-4000-8000-0000000000e1", TenantID: e2eTenant, ClientID: e2eClientSP, ConsentType: "AllPrincipals", ResourceID: e2eBackendSP, Scope: "Files.Read"}),
 			tx.PutPermissionGrant(ctx, &directory.PermissionGrant{ID: "f0000000-0000-4000-8000-0000000000e2", TenantID: e2eTenant, ClientID: e2ePublicSP, ConsentType: "AllPrincipals", ResourceID: e2eBackendSP, Scope: "Files.Read"}),
 			tx.PutAppRoleAssignment(ctx, &directory.AppRoleAssignment{ID: "d0000000-0000-4000-8000-0000000000e1", TenantID: e2eTenant, PrincipalID: e2eClientSP, PrincipalType: "ServicePrincipal", ResourceID: e2eBackendSP, AppRoleID: e2eRoleID, CreatedAt: now}),
+			tx.PutApplication(ctx, &directory.Application{
+				ID: "a0000000-0000-4000-8000-0000000000e5", TenantID: e2eTenant, AppID: e2eOther, DisplayName: "other-api",
+				IdentifierURIs: []string{"api://" + e2eOther}, AccessTokenVersion: 2,
+				AppRoles: []directory.AppRole{{ID: "7a000000-0000-4000-8000-0000000000e5", Value: "Other.Read", AllowedMemberTypes: []string{"Application"}, Enabled: true}},
+			}),
+			tx.PutServicePrincipal(ctx, &directory.ServicePrincipal{ID: e2eOtherSP, TenantID: e2eTenant, AppID: e2eOther, DisplayName: "other-api", AccountEnabled: true}),
+			tx.PutAppRoleAssignment(ctx, &directory.AppRoleAssignment{ID: "d0000000-0000-4000-8000-0000000000e5", TenantID: e2eTenant, PrincipalID: e2eClientSP, PrincipalType: "ServicePrincipal", ResourceID: e2eOtherSP, AppRoleID: "7a000000-0000-4000-8000-0000000000e5", CreatedAt: now}),
 			tx.PutUser(ctx, &directory.User{ID: e2eUserID, TenantID: e2eTenant, UserPrincipalName: e2eUser, DisplayName: "Alice", PasswordHash: pwHash, AccountEnabled: true, CreatedAt: now}),
 		} {
 			if err != nil {
@@ -328,5 +337,92 @@ func TestTokenLoginAgainstIdentityService(t *testing.T) {
 	claims := s.verifiedClaims(t, resp.AccessToken)
 	if claims["scp"] != "Files.Read" || claims["oid"] != e2eUserID || resp.RefreshToken == "" || resp.IDToken == "" {
 		t.Errorf("claims %v, refresh %t, id token %t: want a delegated token with refresh and ID tokens", claims, resp.RefreshToken != "", resp.IDToken != "")
+	}
+}
+
+// TestTokenDecodeArticlePolicy checks tokens from the identity service against the article's
+// policy (examples/policies/article.xml, unchanged: its openid-config names Entra, which the
+// configuration's authority alias points at the identity service).
+func TestTokenDecodeArticlePolicy(t *testing.T) {
+	clearTokenEnv(t)
+	s := startIdentity(t)
+	article, err := filepath.Abs(filepath.Join("..", "..", "examples", "policies", "article.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(article); err != nil {
+		t.Skipf("the article's policy is not in the repository: %v", err)
+	}
+	cfg := filepath.Join(t.TempDir(), "portcullis.yaml")
+	yaml := fmt.Sprintf(`gateway:
+  listen: 127.0.0.1:0
+  named-values:
+    tenant-id: %s
+    backend-app-client-id: %s
+  trust: [%q]
+  authority-aliases:
+    https://login.microsoftonline.com: %s
+  apis:
+    - name: echo-api
+      path: echo
+      backend: http://127.0.0.1:9000
+      policy: %q
+`, e2eTenant, e2eBackend, s.caFile, s.url, article)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	get := func(scope string) string {
+		code, out, errOut := runMain("token", "get", "--authority", s.authority, "--ca-file", s.caFile, "--client-id", e2eClient,
+			"--client-secret", s.secret, "--scope", scope)
+		if code != 0 {
+			t.Fatalf("token get %s: exit %d: %s", scope, code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	good := get(e2eBackendURI + "/.default")
+	other := get("api://" + e2eOther + "/.default")
+	later := time.Now().Add(3 * time.Hour).UTC().Format(time.RFC3339)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+		wantErr  string
+	}{
+		{name: "token for backend-app passes", args: []string{good, "--api", "echo-api", "--config", cfg}, wantOut: []string{
+			"PASS  signature", "PASS  lifetime", "PASS  issuer         iss \"" + s.url + "/" + e2eTenant + "/v2.0\" is accepted",
+			"PASS  claim aud      aud is " + e2eBackend, "Result: the gateway lets the request through"}},
+		{name: "token for another API fails the aud claim", args: []string{other, "--api", "echo-api", "--config", cfg}, wantCode: 1,
+			wantOut: []string{"PASS  signature", "FAIL  claim aud      TokenClaimValueNotAllowed", e2eOther,
+				`Result: the gateway answers 401 "Unauthorized. Access token is missing or invalid." (TokenClaimValueNotAllowed)`},
+			wantErr: "portcullis: the gateway would refuse this token: 401 TokenClaimValueNotAllowed at " + article + ":6:9"},
+		{name: "three hours later the token has expired", args: []string{good, "--api", "echo-api", "--config", cfg, "--at", later}, wantCode: 1,
+			wantOut: []string{"Status: EXPIRED", "FAIL  lifetime       TokenExpired", "PASS  claim aud"}, wantErr: "401 TokenExpired"},
+		{name: "--policy with the configuration's context", args: []string{good, "--policy", article, "--config", cfg}, wantOut: []string{
+			"PASS  claim aud", "Result: the gateway lets the request through"}},
+		{name: "--named-value overrides the configuration's", wantCode: 1,
+			args:    []string{good, "--policy", article, "--config", cfg, "--named-value", "backend-app-client-id=" + e2eOther},
+			wantOut: []string{"FAIL  claim aud      TokenClaimValueNotAllowed"}, wantErr: "401 TokenClaimValueNotAllowed"},
+		{name: "unknown API", args: []string{good, "--api", "nope", "--config", cfg}, wantCode: 1, wantErr: `publishes no API named "nope" (it has: echo-api)`},
+		{name: "--api without --config", args: []string{good, "--api", "echo-api"}, wantCode: 2, wantErr: "--api needs --config"},
+		{name: "bad named value", args: []string{good, "--policy", article, "--named-value", "oops"}, wantCode: 2, wantErr: "use name=value"},
+		{name: "undefined named value", args: []string{good, "--policy", article}, wantCode: 1, wantErr: article + ":"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runMain(append([]string{"token", "decode"}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr: %s", code, tc.wantCode, out, errOut)
+			}
+			t.Log("\n" + out + errOut)
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			if tc.wantErr != "" && !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("stderr %q\nwant %q", errOut, tc.wantErr)
+			}
+		})
 	}
 }
