@@ -378,7 +378,9 @@ func TestSeedErrors(t *testing.T) {
 	}{
 		{"unknown api", func(c *config.Identity) { c.Tenants[0].Applications[1].APIPermissions[0].API = "backend-ap" },
 			app1 + ".api-permissions[0].api", `unknown api "backend-ap"`},
-		{"unknown scope", func(c *config.Identity) { c.Tenants[0].Applications[1].APIPermissions[0].Scopes = []string{"Files.Reed"} },
+		{"unknown scope", func(c *config.Identity) {
+			c.Tenants[0].Applications[1].APIPermissions[0].Scopes = []string{"Files.Reed"}
+		},
 			app1 + ".api-permissions[0].scopes[0]", `has no scope "Files.Reed" (it exposes: Files.Read)`},
 		{"unknown role", func(c *config.Identity) { c.Tenants[0].Applications[1].APIPermissions[0].Roles = []string{"Nope"} },
 			app1 + ".api-permissions[0].roles[0]", `has no app role "Nope"`},
@@ -393,11 +395,15 @@ func TestSeedErrors(t *testing.T) {
 		}, "identity.tenants[0].users[0].roles.nowhere", `unknown application "nowhere"`},
 		{"bad tenant GUID", func(c *config.Identity) { c.Tenants[0].ID = "contoso" }, "identity.tenants[0].id", "must be a GUID"},
 		{"bad app-id", func(c *config.Identity) { c.Tenants[0].Applications[0].AppID = "6c1f0d2a" }, app0 + ".app-id", "must be a GUID"},
-		{"bad member type", func(c *config.Identity) { c.Tenants[0].Applications[0].AppRoles[0].AllowedMemberTypes = []string{"Group"} },
+		{"bad member type", func(c *config.Identity) {
+			c.Tenants[0].Applications[0].AppRoles[0].AllowedMemberTypes = []string{"Group"}
+		},
 			app0 + ".app-roles[0].allowed-member-types", `"Group" is not User or Application`},
 		{"scope value with a space", func(c *config.Identity) { c.Tenants[0].Applications[0].Scopes[0].Value = "Files Read" },
 			app0 + ".scopes[0].value", "has a space"},
-		{"bad secret hash", func(c *config.Identity) { c.Tenants[0].Applications[1].Secrets = []config.Secret{{Hash: "sha256:short"}} },
+		{"bad secret hash", func(c *config.Identity) {
+			c.Tenants[0].Applications[1].Secrets = []config.Secret{{Hash: "sha256:short"}}
+		},
 			app1 + ".secrets[0].hash", "base64 of 32 bytes"},
 		{"secret with value and hash", func(c *config.Identity) {
 			c.Tenants[0].Applications[1].Secrets = []config.Secret{{Value: "x", Hash: directory.HashSecret("x")}}
