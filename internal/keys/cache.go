@@ -16,7 +16,7 @@ const (
 	DefaultRefreshInterval    = time.Hour
 	DefaultUnknownKidInterval = 5 * time.Minute
 	DefaultStaleness          = 24 * time.Hour
-	DefaultFetchTimeout       = 10 * time.Second
+	DefaultFetchTimeout       = 5 * time.Second
 	DefaultMinBackoff         = 5 * time.Second
 	DefaultMaxBackoff         = 5 * time.Minute
 	DefaultMaxDocumentBytes   = 1 << 20
@@ -138,16 +138,44 @@ func (c *Cache) Source(discoveryURL string) (*Source, error) {
 		return nil, ErrClosed
 	}
 	if s, ok := c.sources[discoveryURL]; ok {
+		s.used = true
 		return s, nil
 	}
 	s := newSource(c, discoveryURL, fetch.String())
+	s.used = true
+	ctx, cancel := context.WithCancel(c.ctx)
+	s.stop = cancel
 	c.sources[discoveryURL] = s
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		s.run(c.ctx)
+		s.run(ctx)
 	}()
 	return s, nil
+}
+
+// Mark starts a new configuration: Sweep will drop every source that Source is not asked
+// for between Mark and Sweep. A reload calls Mark, compiles the new configuration (whose
+// policies call Source), and calls Sweep once the new configuration serves, so that
+// openid-config URLs no longer used stop being refreshed and stop counting for Ready.
+func (c *Cache) Mark() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sources {
+		s.used = false
+	}
+}
+
+// Sweep drops the sources not asked for since Mark and stops their refreshes.
+func (c *Cache) Sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for u, s := range c.sources {
+		if !s.used {
+			s.stop()
+			delete(c.sources, u)
+		}
+	}
 }
 
 // Ready reports whether every source has keys that are not older than the staleness bound.

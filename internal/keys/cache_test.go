@@ -359,3 +359,30 @@ func sameKey(k jose.Key, pub *rsa.PublicKey) bool {
 	p, ok := k.Public.(*rsa.PublicKey)
 	return ok && p.Equal(pub)
 }
+
+func TestSweepDropsSourcesNoLongerUsed(t *testing.T) {
+	up, down := newTestIdP(t), newTestIdP(t)
+	up.setKey("k1", &genKeys()[0].PublicKey)
+	down.setFault("500")
+	c := newTestCache(t, newTestClock(), nil)
+	if _, err := c.Source(up.url()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Source(down.url()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if c.Ready() {
+		t.Fatal("ready although one source never had keys")
+	}
+	// A reload whose configuration uses only the working identity provider.
+	c.Mark()
+	if _, err := c.Source(up.url()); err != nil {
+		t.Fatal(err)
+	}
+	c.Sweep()
+	waitReady(t, c)
+	if st := c.Status(); len(st) != 1 || st[0].URL != up.url() {
+		t.Fatalf("status after sweep: %+v", st)
+	}
+}

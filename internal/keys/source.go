@@ -28,6 +28,11 @@ type Source struct {
 
 	cur atomic.Pointer[Set]
 
+	// used and stop belong to the Cache (guarded by its mu): whether the configuration
+	// being compiled asked for this source, and how to end its refresh loop.
+	used bool
+	stop context.CancelFunc
+
 	mu             sync.Mutex
 	flight         *flight
 	lastUnknownKid time.Time

@@ -44,7 +44,7 @@ type idp struct {
 	kid string
 }
 
-func newIdP(t *testing.T) *idp {
+func newIdP(t testing.TB) *idp {
 	t.Helper()
 	p := &idp{key: testRSA()[0], kid: "idp-key-1"}
 	mux := http.NewServeMux()
@@ -84,7 +84,7 @@ func claimsAt(now time.Time, iss string, edits map[string]any) map[string]any {
 	return c
 }
 
-func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+func signRS256(t testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
 	t.Helper()
 	payload, err := json.Marshal(claims)
 	if err != nil {
@@ -97,7 +97,7 @@ func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]
 	return s
 }
 
-func signHS256(t *testing.T, secret []byte, kid string, claims map[string]any) string {
+func signHS256(t testing.TB, secret []byte, kid string, claims map[string]any) string {
 	t.Helper()
 	payload, _ := json.Marshal(claims)
 	s, err := jose.SignHMAC("HS256", secret, kid, nil, payload)
@@ -107,13 +107,13 @@ func signHS256(t *testing.T, secret []byte, kid string, claims map[string]any) s
 	return s
 }
 
-func unsigned(t *testing.T, claims map[string]any) string {
+func unsigned(t testing.TB, claims map[string]any) string {
 	payload, _ := json.Marshal(claims)
 	return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
 }
 
 // selfSigned makes a certificate for key, as gateway.certificates would load it.
-func selfSigned(t *testing.T, id string, key *rsa.PrivateKey, withKey bool) *policy.Certificate {
+func selfSigned(t testing.TB, id string, key *rsa.PrivateKey, withKey bool) *policy.Certificate {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: id},

@@ -22,7 +22,7 @@ type env struct {
 	log   *bytes.Buffer
 }
 
-func newEnv(t *testing.T, p *idp) *env {
+func newEnv(t testing.TB, p *idp) *env {
 	t.Helper()
 	kc, err := keys.NewCache(keys.Options{FetchTimeout: 5 * time.Second})
 	if err != nil {
@@ -52,7 +52,7 @@ func (e *env) loader() *policy.Loader {
 
 // compileStep loads inner as the inbound section of an API policy and compiles its
 // <validate-jwt> element.
-func (e *env) compileStep(t *testing.T, inner string) (policy.Step, error) {
+func (e *env) compileStep(t testing.TB, inner string) (policy.Step, error) {
 	t.Helper()
 	l := e.loader()
 	doc, err := l.Load("api.xml", []byte(wrapInbound(inner)))
@@ -70,7 +70,7 @@ func (e *env) compileStep(t *testing.T, inner string) (policy.Step, error) {
 	return nil, nil
 }
 
-func (e *env) waitKeys(t *testing.T) {
+func (e *env) waitKeys(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !e.deps.Keys.Ready() {
@@ -250,7 +250,7 @@ func TestValidateJWTRequests(t *testing.T) {
 	}
 }
 
-func encryptFor(t *testing.T, inner string, pub any) string {
+func encryptFor(t testing.TB, inner string, pub any) string {
 	t.Helper()
 	s, err := jose.Encrypt([]byte(inner), "RSA-OAEP-256", "A256GCM", &jose.Key{Public: pub}, map[string]any{"cty": "JWT"})
 	if err != nil {
