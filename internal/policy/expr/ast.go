@@ -116,8 +116,8 @@ type (
 		at
 		t        *typeRef // nil: anonymous object or implicitly typed array
 		args     []*argExpr
-		array    bool  // new T[] {...}, new[] {...}, new T[n]
-		size     node  // new T[n]
+		array    bool   // new T[] {...}, new[] {...}, new T[n]
+		size     node   // new T[n]
 		elems    []node // array or collection initializer
 		inits    []*initExpr
 		anon     bool

@@ -28,8 +28,10 @@ type compiler struct {
 	nslots int
 }
 
-func (c *compiler) push() { c.sc = &scope{names: map[string]int{}, types: map[string]*typeInfo{}, parent: c.sc} }
-func (c *compiler) pop()  { c.sc = c.sc.parent }
+func (c *compiler) push() {
+	c.sc = &scope{names: map[string]int{}, types: map[string]*typeInfo{}, parent: c.sc}
+}
+func (c *compiler) pop() { c.sc = c.sc.parent }
 
 func (c *compiler) declare(name string, t *typeInfo) int {
 	slot := c.nslots
@@ -749,12 +751,13 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 	switch x.op {
 	case "&&", "||":
 		and := x.op == "&&"
+		left, right := "the left side of "+x.op, "the right side of "+x.op
 		out = cx{fn: func(e *env) (any, error) {
 			v, err := fa(e)
 			if err != nil {
 				return nil, err
 			}
-			l, err := truthy(v, "the left side of "+x.op)
+			l, err := truthy(v, left)
 			if err != nil {
 				return nil, err
 			}
@@ -765,7 +768,7 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 			if err != nil {
 				return nil, err
 			}
-			return truthy(v, "the right side of "+x.op)
+			return truthy(v, right)
 		}, t: c.r.boolean}
 	case "??":
 		out = cx{fn: func(e *env) (any, error) {
@@ -842,6 +845,7 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 		}
 	case "&", "|", "^":
 		op := x.op
+		right := "the right side of " + op
 		out = cx{fn: func(e *env) (any, error) {
 			v, err := fa(e)
 			if err != nil {
@@ -852,7 +856,7 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 				return nil, err
 			}
 			if bv, ok := v.(bool); ok {
-				bw, err := truthy(w, "the right side of "+op)
+				bw, err := truthy(w, right)
 				if err != nil {
 					return nil, err
 				}

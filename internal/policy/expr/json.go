@@ -59,8 +59,8 @@ func (o *JObject) remove(k string) bool {
 	return true
 }
 
-func (o *JObject) String() string  { return jsonText(o, true) }
-func (a *JArray) String() string   { return jsonText(a, true) }
+func (o *JObject) String() string   { return jsonText(o, true) }
+func (a *JArray) String() string    { return jsonText(a, true) }
 func (p *JProperty) String() string { return jsonText(p, true) }
 func (v *JValue) String() string {
 	if s, ok := v.V.(string); ok {

@@ -204,45 +204,9 @@ func (r *registry) buildContext() {
 	})
 
 	// Headers and Query: IReadOnlyDictionary<string, string[]>
-	multiDict(r, r.headers, func(recv any) (func(string) []string, func() []string, error) {
-		h, err := recvAs[*policy.Header](recv)
-		if err != nil {
-			return nil, nil, err
-		}
-		return h.Values, func() []string { return headerNames(h) }, nil
-	})
-	multiDict(r, r.query, func(recv any) (func(string) []string, func() []string, error) {
-		q, err := recvAs[*policy.Query](recv)
-		if err != nil {
-			return nil, nil, err
-		}
-		return q.Values, func() []string {
-			var names []string
-			seen := map[string]bool{}
-			for _, f := range q.Fields() {
-				if !seen[f.Name] {
-					seen[f.Name] = true
-					names = append(names, f.Name)
-				}
-			}
-			return names
-		}, nil
-	})
-	multiDict(r, r.claims, func(recv any) (func(string) []string, func() []string, error) {
-		m, err := recvAs[map[string][]string](recv)
-		if err != nil {
-			return nil, nil, err
-		}
-		return func(k string) []string {
-				vs, ok := m[k]
-				if ok && vs == nil {
-					return []string{}
-				}
-				return vs
-			}, func() []string {
-				return sortedKeys(m)
-			}, nil
-	})
+	multiDict(r, r.headers)
+	multiDict(r, r.query)
+	multiDict(r, r.claims)
 	// A missing claim reads as an empty array (APIM's Jwt.Claims indexer).
 	claimIndex := r.claims.index
 	r.claims.index = func(e *env, recv any, args []any) (any, error) {
@@ -595,74 +559,153 @@ func asException(err error, target **Exception) bool {
 	return false
 }
 
+// multiValues returns every value of k in a header list, query or claim set; found is false
+// when k is absent.
+func multiValues(recv any, k string) (vals []string, found bool, err error) {
+	switch x := recv.(type) {
+	case *policy.Header:
+		vals = x.Values(k)
+		return vals, vals != nil, nil
+	case *policy.Query:
+		vals = x.Values(k)
+		return vals, vals != nil, nil
+	case map[string][]string:
+		vals, found = x[k]
+		if found && vals == nil {
+			vals = []string{}
+		}
+		return vals, found, nil
+	}
+	return nil, false, errWrongRecv
+}
+
+// multiJoined is APIM's GetValueOrDefault(name): the values joined with commas. One value,
+// the usual case, is returned without allocating.
+func multiJoined(recv any, k string) (string, bool, error) {
+	var fields []policy.Field
+	fold := false
+	switch x := recv.(type) {
+	case *policy.Header:
+		fields, fold = x.Fields(), true
+	case *policy.Query:
+		fields = x.Fields()
+	case map[string][]string:
+		vs, ok := x[k]
+		if !ok {
+			return "", false, nil
+		}
+		if len(vs) == 1 {
+			return vs[0], true, nil
+		}
+		return strings.Join(vs, ","), true, nil
+	default:
+		return "", false, errWrongRecv
+	}
+	n, first := 0, ""
+	for _, f := range fields {
+		if f.Name == k || (fold && strings.EqualFold(f.Name, k)) {
+			if n == 0 {
+				first = f.Value
+			}
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return "", false, nil
+	case 1:
+		return first, true, nil
+	}
+	vals, _, err := multiValues(recv, k)
+	return strings.Join(vals, ","), true, err
+}
+
+func multiKeys(recv any) ([]string, error) {
+	switch x := recv.(type) {
+	case *policy.Header:
+		return headerNames(x), nil
+	case *policy.Query:
+		var names []string
+		seen := map[string]bool{}
+		for _, f := range x.Fields() {
+			if !seen[f.Name] {
+				seen[f.Name] = true
+				names = append(names, f.Name)
+			}
+		}
+		return names, nil
+	case map[string][]string:
+		return sortedKeys(x), nil
+	}
+	return nil, errWrongRecv
+}
+
 // multiDict gives a string → string[] dictionary (headers, query, claims) APIM's members.
-func multiDict(r *registry, t *typeInfo, open func(recv any) (func(string) []string, func() []string, error)) {
+func multiDict(r *registry, t *typeInfo) {
 	t.enumerable = true
 	t.index = func(e *env, recv any, args []any) (any, error) {
-		get, _, err := open(recv)
-		if err != nil {
-			return nil, err
-		}
 		k, err := sarg(args, 0)
 		if err != nil {
 			return nil, err
 		}
-		vs := get(k)
-		if vs == nil {
+		vs, found, err := multiValues(recv, k)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
 			return nil, throw("KeyNotFoundException", "'%s' is not present", k)
 		}
 		return append([]string(nil), vs...), nil
 	}
 	t.indexRet = r.strings
 	t.meth("GetValueOrDefault", 1, 2, nil, func(e *env, recv any, args []any) (any, error) {
-		get, _, err := open(recv)
-		if err != nil {
-			return nil, err
-		}
 		k, err := sarg(args, 0)
 		if err != nil {
 			return nil, err
 		}
-		vs := get(k)
 		if len(args) > 1 {
 			if _, wantArray := args[1].([]string); wantArray {
-				if vs == nil {
+				vs, found, err := multiValues(recv, k)
+				if err != nil {
+					return nil, err
+				}
+				if !found {
 					return args[1], nil
 				}
 				return append([]string(nil), vs...), nil
 			}
 		}
-		if vs == nil {
+		v, found, err := multiJoined(recv, k)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
 			if len(args) > 1 {
 				return args[1], nil
 			}
 			return nil, nil
 		}
-		if len(vs) == 1 {
-			return vs[0], nil
-		}
-		return strings.Join(vs, ","), nil
+		return v, nil
 	})
 	t.meth("ContainsKey", 1, 1, r.boolean, func(e *env, recv any, args []any) (any, error) {
-		get, _, err := open(recv)
+		k, err := sarg(args, 0)
 		if err != nil {
 			return nil, err
 		}
-		k, err := sarg(args, 0)
-		return get(k) != nil, err
+		_, found, err := multiJoined(recv, k)
+		return found, err
 	})
 	t.meth("TryGetValue", 2, 2, r.boolean, func(e *env, recv any, args []any) (any, error) {
-		get, _, err := open(recv)
-		if err != nil {
-			return nil, err
-		}
 		k, err := sarg(args, 0)
 		if err != nil {
 			return nil, err
 		}
 		out, _ := args[1].(*outRef)
-		vs := get(k)
-		if vs == nil {
+		vs, found, err := multiValues(recv, k)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
 			out.set(e, nil)
 			return false, nil
 		}
@@ -670,18 +713,11 @@ func multiDict(r *registry, t *typeInfo, open func(recv any) (func(string) []str
 		return true, nil
 	})
 	t.prop("Count", r.integer, func(e *env, recv any) (any, error) {
-		_, keys, err := open(recv)
-		if err != nil {
-			return nil, err
-		}
-		return len(keys()), nil
+		keys, err := multiKeys(recv)
+		return len(keys), err
 	})
 	t.prop("Keys", r.strings, func(e *env, recv any) (any, error) {
-		_, keys, err := open(recv)
-		if err != nil {
-			return nil, err
-		}
-		return keys(), nil
+		return multiKeys(recv)
 	})
 }
 

@@ -1184,7 +1184,9 @@ func (r *registry) buildTime() {
 		return t.Sub(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)).Nanoseconds()/100 + 0
 	}, r.long)
 	part("DayOfWeek", func(t time.Time) any { return Enum{Type: "DayOfWeek", Name: t.Weekday().String(), N: int(t.Weekday())} }, nil)
-	part("Date", func(t time.Time) any { return DateTime{T: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())} }, dt)
+	part("Date", func(t time.Time) any {
+		return DateTime{T: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())}
+	}, dt)
 	part("TimeOfDay", func(t time.Time) any {
 		return TimeSpan(t.Sub(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())))
 	}, ts)

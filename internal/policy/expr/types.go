@@ -112,14 +112,14 @@ type registry struct {
 	obj         *typeInfo
 	denied      map[string]string // well-known types that are refused, with the reason
 
-	str, integer, long, double, boolean, char, dateTime, timeSpan, guid *typeInfo
-	jwt, claims, basic                                                          *typeInfo
-	context, request, response, url, headers, query, body, variables            *typeInfo
-	lastError, api, operation, deployment, subscription, user, product, params  *typeInfo
-	jobject, jarray, jtoken, jproperty, jtokenType                              *typeInfo
-	bytes, strings, array, list, dict, kv, match, group, groups, uri, random    *typeInfo
-	hash, encoding, cert, lambda, stringComparison, splitOptions, formatting    *typeInfo
-	regex, xnone                                                                *typeInfo
+	str, integer, long, double, boolean, char, dateTime, timeSpan, guid        *typeInfo
+	jwt, claims, basic                                                         *typeInfo
+	context, request, response, url, headers, query, body, variables           *typeInfo
+	lastError, api, operation, deployment, subscription, user, product, params *typeInfo
+	jobject, jarray, jtoken, jproperty, jtokenType                             *typeInfo
+	bytes, strings, array, list, dict, kv, match, group, groups, uri, random   *typeInfo
+	hash, encoding, cert, lambda, stringComparison, splitOptions, formatting   *typeInfo
+	regex, xnone                                                               *typeInfo
 }
 
 // The registry is built once, on first use, and never changes afterwards.
