@@ -38,7 +38,8 @@ as a client application would, and decode tokens for reading.
 
 The commands read PORTCULLIS_TOKEN_URL, PORTCULLIS_TENANT_ID, PORTCULLIS_CLIENT_ID,
 PORTCULLIS_CLIENT_SECRET, PORTCULLIS_SCOPE and PORTCULLIS_CA_FILE when the matching flag is
-absent, so after "source portcullis-data/dev.env" a plain "portcullis token get" works.`,
+absent, so after "source portcullis-data/dev.env" a plain "portcullis token get" works.
+The user sign-ins (device, login) take their client from PORTCULLIS_PUBLIC_CLIENT_ID.`,
 	}
 	cmd.AddCommand(newTokenGetCommand(), newTokenDeviceCommand(), newTokenLoginCommand(), newTokenDecodeCommand())
 	return cmd
@@ -55,12 +56,12 @@ type acquireFlags struct {
 	timeout                     time.Duration
 }
 
-func (f *acquireFlags) register(cmd *cobra.Command, defaultTimeout time.Duration) {
+func (f *acquireFlags) register(cmd *cobra.Command, defaultTimeout time.Duration, clientIDEnv string) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.tokenURL, "token-url", "", "token endpoint URL (env PORTCULLIS_TOKEN_URL)")
 	fs.StringVar(&f.authority, "authority", "", "authority URL https://host/{tenant} (Portcullis's identity URL, or "+entraAuthority+"/{tenant})")
 	fs.StringVar(&f.tenant, "tenant", "", "tenant ID or domain, when the authority URL names none (env PORTCULLIS_TENANT_ID)")
-	fs.StringVar(&f.clientID, "client-id", "", "the client application's ID")
+	fs.StringVar(&f.clientID, "client-id", "", "the client application's ID (env "+clientIDEnv+")")
 	fs.StringSliceVar(&f.scopes, "scope", nil, "scope(s) to ask for, e.g. api://<app-id>/.default (env PORTCULLIS_SCOPE; repeat or separate with spaces)")
 	fs.StringVar(&f.resource, "resource", "", "v1 endpoints: the resource (Application ID URI) instead of --scope")
 	fs.StringSliceVar(&f.caFiles, "ca-file", nil, "extra CA certificate (PEM) to trust, e.g. Portcullis's local CA (env PORTCULLIS_CA_FILE)")
@@ -237,7 +238,7 @@ func newTokenGetCommand() *cobra.Command {
 			return printToken(cmd.OutOrStdout(), f.output, tok)
 		},
 	}
-	f.register(cmd, time.Minute)
+	f.register(cmd, time.Minute, "PORTCULLIS_CLIENT_ID")
 	fs := cmd.Flags()
 	fs.StringVar(&secret, "client-secret", "", "client secret (env PORTCULLIS_CLIENT_SECRET, which keeps it out of the process list)")
 	fs.StringVar(&certFile, "certificate", "", "PEM certificate registered on the application, for a signed client assertion")
@@ -276,7 +277,7 @@ func newTokenDeviceCommand() *cobra.Command {
 			return printToken(cmd.OutOrStdout(), f.output, tok)
 		},
 	}
-	f.register(cmd, 15*time.Minute)
+	f.register(cmd, 15*time.Minute, "PORTCULLIS_PUBLIC_CLIENT_ID")
 	return cmd
 }
 
@@ -321,7 +322,7 @@ func newTokenLoginCommand() *cobra.Command {
 			return printToken(cmd.OutOrStdout(), f.output, tok)
 		},
 	}
-	f.register(cmd, 5*time.Minute)
+	f.register(cmd, 5*time.Minute, "PORTCULLIS_PUBLIC_CLIENT_ID")
 	fs := cmd.Flags()
 	fs.StringVar(&redirect, "redirect-uri", tokenclient.DefaultRedirectURI, "loopback redirect URI registered on the application; without a port a free one is used")
 	fs.BoolVar(&noBrowser, "no-browser", false, "print the sign-in address without opening a browser")
