@@ -17,7 +17,7 @@ import (
 // form parsing, tenant and client lookups in SQLite, the secret's SHA-256, roles, claims,
 // an RS256 signature with the tenant's cached key and the JSON answer.
 func BenchmarkClientCredentials(b *testing.B) {
-	f := newFixture(&testing.T{})
+	f := newFixture(b)
 	if _, err := f.server.keys.forTenant(context.Background(), tenantID); err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -300,5 +299,3 @@ func TestOnBehalfOf(t *testing.T) {
 		})
 	}
 }
-
-var _ = http.StatusOK

@@ -131,9 +131,9 @@ func errUserDisabled() *Error {
 }
 
 func errUserLocked(wait time.Duration) *Error {
-	e := newError(50053, "invalid_grant", 400,
-		"Your account is locked because you've tried to sign in too many times with an incorrect user ID or password. Try again in %d minutes.", int(wait.Round(time.Minute)/time.Minute)+0)
-	return e
+	minutes := int((wait + time.Minute - 1) / time.Minute)
+	return newError(50053, "invalid_grant", 400,
+		"Your account is locked because you've tried to sign in too many times with an incorrect user ID or password. Try again in %d minutes.", minutes)
 }
 
 func errClientThrottled(wait time.Duration) *Error {
@@ -167,9 +167,9 @@ func errMissingParameter(name string) *Error {
 		"The request body must contain the following parameter: '%s'.", name)
 }
 
-func errPostOnly() *Error {
+func errPostOnly(method string) *Error {
 	return newError(900561, "invalid_request", 400,
-		"The endpoint only accepts POST requests. Received a %s request.", "GET")
+		"The endpoint only accepts POST requests. Received a %s request.", method)
 }
 
 func errUnsupportedGrant(grant string) *Error {

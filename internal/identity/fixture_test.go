@@ -83,7 +83,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 // fixture is a running identity service over real SQLite and real TLS (the local CA).
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	store    *sqlite.Store
 	server   *Server
 	ts       *httptest.Server
@@ -100,7 +100,7 @@ type fixture struct {
 
 type fixtureOption func(*Options)
 
-func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
+func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(filepath.Join(dir, sqlite.FileName))
@@ -110,8 +110,9 @@ func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{t: t, store: st, clock: &testClock{t: time.Now()}, dataDir: dir}
 	f.secret = "s3cr3t~" + base64.RawURLEncoding.EncodeToString(randomBytes(t, 32))
-	f.certKey, f.cert = newClientCert(t)
+	f.certKey, f.cert = sharedClientCert(t)
 	f.seed()
+	f.seedSigningKeys()
 
 	ts := httptest.NewUnstartedServer(nil)
 	f.url = "https://" + ts.Listener.Addr().String()
@@ -151,7 +152,7 @@ func (f *fixture) httpClient() *http.Client {
 	return &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-func newClientCert(t *testing.T) (*rsa.PrivateKey, *x509.Certificate) {
+func newClientCert(t testing.TB) (*rsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -366,3 +367,52 @@ func (f *fixture) exposeClientAPI(ctx context.Context) error {
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Keys made once per test binary: RSA generation dominates the tests' run time otherwise.
+var (
+	sharedOnce    sync.Once
+	sharedCertKey *rsa.PrivateKey
+	sharedCert    *x509.Certificate
+	sharedSigning []*directory.SigningKey
+)
+
+func sharedKeys(t testing.TB) {
+	sharedOnce.Do(func() {
+		sharedCertKey, sharedCert = newClientCert(t)
+		ring := newKeyRing(nil, time.Now, time.Minute, time.Hour, "127.0.0.1")
+		for i := 0; i < 2; i++ {
+			k, err := ring.generate(tenantID, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sharedSigning = append(sharedSigning, k)
+		}
+	})
+}
+
+func sharedClientCert(t testing.TB) (*rsa.PrivateKey, *x509.Certificate) {
+	sharedKeys(t)
+	return sharedCertKey, sharedCert
+}
+
+// seedSigningKeys stores the shared current and next keys of the tenant.
+func (f *fixture) seedSigningKeys() {
+	sharedKeys(f.t)
+	ctx := context.Background()
+	err := f.store.Update(ctx, func(tx directory.Writer) error {
+		for i, k := range sharedSigning {
+			c := *k
+			c.Status = keyCurrent
+			if i == 1 {
+				c.Status = keyNext
+			}
+			if err := tx.PutSigningKey(ctx, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}

@@ -3,6 +3,8 @@ package identity
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 )
 
@@ -17,3 +19,5 @@ func mustDecode(s string) []byte {
 	}
 	return b
 }
+
+func httptestRequest() *http.Request { return httptest.NewRequest(http.MethodPost, "/", nil) }

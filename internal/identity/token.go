@@ -67,7 +67,7 @@ func (s *Server) handleToken(version int) http.HandlerFunc {
 
 func (s *Server) token(r *http.Request, version int) (any, error) {
 	if r.Method != http.MethodPost {
-		return nil, errPostOnly()
+		return nil, errPostOnly(r.Method)
 	}
 	req, err := s.parseTokenRequest(r, version)
 	if err != nil {

@@ -26,7 +26,7 @@ type htmlForm struct {
 	fields url.Values
 }
 
-func parseForm(t *testing.T, body string) htmlForm {
+func parseForm(t testing.TB, body string) htmlForm {
 	t.Helper()
 	m := actionRE.FindStringSubmatch(body)
 	if m == nil {
@@ -95,7 +95,7 @@ func publicAuthorizeParams(challenge string) url.Values {
 }
 
 // codeFrom reads the code from the redirect.
-func codeFrom(t *testing.T, resp *http.Response, body string) url.Values {
+func codeFrom(t testing.TB, resp *http.Response, body string) url.Values {
 	t.Helper()
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("sign-in answered %d, want a redirect:\n%s", resp.StatusCode, body)
@@ -375,5 +375,60 @@ func TestConsentRequired(t *testing.T) {
 	q := f.signInCode(params)
 	if q.Get("error") != "consent_required" || !strings.HasPrefix(q.Get("error_description"), "AADSTS65001:") {
 		t.Errorf("redirect query %v, want consent_required AADSTS65001", q)
+	}
+}
+
+func TestV1DelegatedToken(t *testing.T) {
+	f := newFixture(t)
+	params := url.Values{"client_id": {clientAppID}, "response_type": {"code"}, "redirect_uri": {clientRedir}, "resource": {legacyURI}, "state": {"s"}}
+	resp, body := f.authorize(1, params, userName, userPassword)
+	q := codeFrom(t, resp, body)
+	if q.Get("session_state") == "" {
+		t.Errorf("v1 authorize response lacks session_state: %v", q)
+	}
+	status, doc, _ := f.post(f.tokenURL(1), url.Values{"grant_type": {"authorization_code"}, "client_id": {clientAppID}, "client_secret": {f.secret}, "code": {q.Get("code")}, "redirect_uri": {clientRedir}, "resource": {legacyURI}}, nil)
+	if status != 200 {
+		t.Fatalf("%d %v", status, doc)
+	}
+	if doc["resource"] != legacyURI || doc["scope"] != "user_impersonation" || doc["refresh_token"] == nil {
+		t.Errorf("v1 response %v", doc)
+	}
+	if _, ok := doc["expires_in"].(string); !ok {
+		t.Errorf("v1 expires_in %#v", doc["expires_in"])
+	}
+	h, c := f.claimsOf(doc["access_token"].(string))
+	if h.X5t == "" || c["ver"] != "1.0" || c["aud"] != legacyURI || c["appid"] != clientAppID || c["appidacr"] != "1" || c["scp"] != "user_impersonation" {
+		t.Errorf("v1 delegated header %+v claims %v", h, c)
+	}
+	for k, want := range map[string]any{"upn": userName, "unique_name": userName, "given_name": "Alice", "family_name": "Liddell", "name": "Alice", "oid": userID, "tid": tenantID, "idtyp": "user", "acr": "1"} {
+		if c[k] != want {
+			t.Errorf("%s = %v, want %v", k, c[k], want)
+		}
+	}
+	if c["preferred_username"] != nil || c["azp"] != nil {
+		t.Errorf("v2-only claims in a v1 token: %v", c)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, query string
+		wantLoc     string
+	}{
+		{name: "registered URI", query: "post_logout_redirect_uri=" + url.QueryEscape(clientRedir) + "&client_id=" + clientAppID + "&state=x", wantLoc: clientRedir + "?state=x"},
+		{name: "unregistered URI is no open redirect", query: "post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/") + "&client_id=" + clientAppID},
+		{name: "no client named", query: "post_logout_redirect_uri=" + url.QueryEscape(clientRedir)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := f.get(f.url + "/" + tenantID + "/oauth2/v2.0/logout?" + tc.query)
+			if loc := resp.Header.Get("Location"); loc != tc.wantLoc {
+				t.Errorf("Location %q, want %q", loc, tc.wantLoc)
+			}
+			if tc.wantLoc == "" && resp.StatusCode != 200 {
+				t.Errorf("status %d, want the signed-out page", resp.StatusCode)
+			}
+		})
 	}
 }
