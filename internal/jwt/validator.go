@@ -119,6 +119,9 @@ func (v *Validator) ValidateWith(raw string, c *Checks) (*Token, error) {
 	if raw == "" {
 		return nil, fail(TokenNotPresent, nil, "no token was presented")
 	}
+	if len(raw) > jose.MaxTokenSize {
+		return nil, fail(JwtInvalid, nil, "the token is %d bytes long; at most %d are accepted", len(raw), jose.MaxTokenSize)
+	}
 	now := v.now()
 	var key cacheKey
 	if v.cfg.Cache != nil {
@@ -181,9 +184,6 @@ type verifiedBy struct {
 }
 
 func (v *Validator) verify(raw string, c *Checks) (*Token, verifiedBy, *Failure) {
-	if len(raw) > jose.MaxTokenSize {
-		return nil, verifiedBy{}, fail(JwtInvalid, nil, "the token is %d bytes long; at most %d are accepted", len(raw), jose.MaxTokenSize)
-	}
 	if !jose.IsEncrypted(raw) {
 		return v.verifySigned(raw, raw, c)
 	}

@@ -105,9 +105,25 @@ func NewCache(opts Options) (*Cache, error) {
 	if opts.MaxDocumentBytes <= 0 {
 		opts.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{}
+	client := http.Client{}
+	if opts.Client != nil {
+		client = *opts.Client
 	}
+	// A redirect must obey the same transport rule as the URLs the policy wrote.
+	next := client.CheckRedirect
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if _, err := CheckURL(req.URL.String()); err != nil {
+			return fmt.Errorf("redirect refused: %w", err)
+		}
+		if len(via) >= 5 {
+			return errors.New("more than 5 redirects")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	opts.Client = &client
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rsa"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"portcullis/internal/jose"
 	"strings"
 	"sync"
@@ -384,5 +386,23 @@ func TestSweepDropsSourcesNoLongerUsed(t *testing.T) {
 	waitReady(t, c)
 	if st := c.Status(); len(st) != 1 || st[0].URL != up.url() {
 		t.Fatalf("status after sweep: %+v", st)
+	}
+}
+
+func TestRedirectToPlainHTTPRefused(t *testing.T) {
+	idp := newTestIdP(t)
+	idp.setKey("k1", &genKeys()[0].PublicKey)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://idp.example"+r.URL.Path, http.StatusFound)
+	}))
+	defer redirector.Close()
+	c := newTestCache(t, newTestClock(), nil)
+	src, err := c.Source(redirector.URL + "/tenant/v2.0/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.RefetchUnknownKid()
+	if st := c.Status()[0]; st.Ready || !strings.Contains(st.LastError, "redirect refused") {
+		t.Fatalf("status %+v", st)
 	}
 }
