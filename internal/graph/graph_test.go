@@ -53,7 +53,7 @@ func newEnv(t *testing.T) *env {
 			{Name: "client-app", AppID: clientID, Secrets: []config.Secret{{Value: "client-secret-value"}}},
 		},
 		Users: []config.User{{Username: "alice@contoso.example", DisplayName: "Alice", Password: "Passw0rd!"}},
-	}}}
+	}, {ID: "3f5b1c2e-0000-4000-8000-000000000002", Domain: "fabrikam.example"}}}
 	if err := directory.Seed(context.Background(), s, seed, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -663,6 +663,43 @@ func TestDeleteApplicationCascades(t *testing.T) {
 	assigned, _ := e.store.AppRoleAssignments(ctx, tenantID, "", "")
 	if len(grants)+len(assigned) != 0 {
 		t.Fatalf("consent for a deleted application remains: %v %v", grants, assigned)
+	}
+}
+
+func TestSingleTenantAndExtensions(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seed := &config.Identity{Tenants: []config.Tenant{{ID: tenantID, Applications: []config.Application{{Name: "only"}}}}}
+	if err := directory.Seed(context.Background(), s, seed, ""); err != nil {
+		t.Fatal(err)
+	}
+	var extPaths []string
+	ext := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		extPaths = append(extPaths, r.URL.Path)
+		w.WriteHeader(http.StatusTeapot)
+	})
+	srv := httptest.NewServer(graph.New(s, graph.Options{Extensions: ext}))
+	defer srv.Close()
+	e := &env{t: t, store: s, srv: srv}
+	// One tenant: nothing to choose.
+	if apps := e.callWith("GET", "/v1.0/applications", nil, nil).must(t, 200).list(t); len(apps) != 1 {
+		t.Fatalf("applications of the only tenant: %v", apps)
+	}
+	for _, p := range []string{"/v1.0/portcullis/keys", "/tenants/" + tenantID + "/v1.0/portcullis/keys"} {
+		res, err := http.Post(srv.URL+p, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusTeapot {
+			t.Fatalf("%s: status %d, want the extension's 418", p, res.StatusCode)
+		}
+	}
+	if strings.Join(extPaths, " ") != "/v1.0/portcullis/keys /tenants/"+tenantID+"/v1.0/portcullis/keys" {
+		t.Fatalf("the extension saw %v; paths must reach it unchanged", extPaths)
 	}
 }
 

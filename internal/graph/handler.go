@@ -33,11 +33,15 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives server-side failures (never bodies: they carry secrets). Default: discard.
 	Logger *slog.Logger
+	// Extensions serves Portcullis' own management paths, /v1.0/portcullis/… with or without
+	// the /tenants/{tid} prefix (the signing keys), unchanged; nil answers them 404.
+	Extensions http.Handler
 }
 
 // Handler serves the Graph-compatible management API.
 type Handler struct {
 	store   directory.Store
+	ext     http.Handler
 	now     func() time.Time
 	maxBody int64
 	log     *slog.Logger
@@ -47,7 +51,7 @@ var _ http.Handler = (*Handler)(nil)
 
 // New returns the management API over store.
 func New(store directory.Store, opts Options) *Handler {
-	h := &Handler{store: store, now: opts.Now, maxBody: opts.MaxBodyBytes, log: opts.Logger}
+	h := &Handler{store: store, ext: opts.Extensions, now: opts.Now, maxBody: opts.MaxBodyBytes, log: opts.Logger}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -96,13 +100,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Resource not found for the segment '%s'. The management API lives under /v1.0/.", firstSegment(path)))
 		return
 	}
+	if h.ext != nil && (rest == "portcullis" || strings.HasPrefix(rest, "portcullis/")) {
+		h.ext.ServeHTTP(w, r)
+		return
+	}
 	if tenantKey == "" {
 		tenantKey = strings.TrimSpace(r.Header.Get(TenantHeader))
 	}
 	if tenantKey == "" {
-		writeError(w, reqID, http.StatusBadRequest, codeBadRequest,
-			"No tenant given: prefix the path with /tenants/{tenant-id} or send the "+TenantHeader+" header.")
-		return
+		// With a single tenant there is nothing to choose (as the signing-key API does).
+		tenants, err := h.store.Tenants(r.Context())
+		if err != nil {
+			h.internal(w, reqID, err)
+			return
+		}
+		if len(tenants) != 1 {
+			writeError(w, reqID, http.StatusBadRequest, codeBadRequest,
+				"No tenant given and the directory has several: prefix the path with /tenants/{tenant-id} or send the "+TenantHeader+" header.")
+			return
+		}
+		tenantKey = tenants[0].ID
 	}
 	tenant, err := h.store.Tenant(r.Context(), tenantKey)
 	if errors.Is(err, directory.ErrNotFound) {
