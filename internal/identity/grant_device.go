@@ -203,7 +203,7 @@ func (s *Server) grantDeviceCode(r *http.Request, req *tokenRequest) (*issuedTok
 	if err != nil {
 		return nil, err
 	}
-	return s.issueUserTokens(ctx, req, c, dg.userGrant, dg.Scope, rec.Family, idTokenInput{version: dg.Version})
+	return s.issueUserTokens(ctx, req, c, dg.userGrant, dg.Scope, rec.Family, idTokenInput{version: dg.Version}, nil)
 }
 
 // pollClock remembers when each device code was last polled (slow_down, RFC 8628 §3.5).

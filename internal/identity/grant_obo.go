@@ -99,5 +99,5 @@ func (s *Server) grantOnBehalfOf(r *http.Request, req *tokenRequest) (*issuedTok
 		return nil, errMissingParameter("scope")
 	}
 	g := userGrant{Version: req.version, TenantID: c.tenantID, ClientID: c.app.AppID, UserID: in.Oid, AuthTime: now.Unix()}
-	return s.issueUserTokens(ctx, req, c, g, scope, "", idTokenInput{version: req.version})
+	return s.issueUserTokens(ctx, req, c, g, scope, "", idTokenInput{version: req.version}, nil)
 }

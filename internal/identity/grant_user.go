@@ -94,35 +94,40 @@ func (s *Server) grantAuthorizationCode(r *http.Request, req *tokenRequest) (*is
 			return nil, err
 		}
 	}
-	var protoErr error
-	err = s.store.Update(ctx, func(tx directory.Writer) error {
-		rec, err := tx.Grant(ctx, kindCode, key)
-		if errors.Is(err, directory.ErrNotFound) {
-			protoErr = errCodeInvalid()
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if rec.Used {
-			// A replayed code: revoke every refresh token issued from it (RFC 9700 §4.5.3.1).
-			protoErr = errCodeRedeemed()
-			return tx.DeleteGrantFamily(ctx, rec.Family)
-		}
-		rec.Used = true
-		return tx.PutGrant(ctx, rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if protoErr != nil {
-		return nil, protoErr
-	}
 	scope := g.Scope
 	if req.scope != "" {
 		scope = req.scope
 	}
-	return s.issueUserTokens(ctx, req, c, g, scope, rec.Family, idTokenInput{version: g.Version, nonce: g.Nonce})
+	// The code is consumed only once the tokens are ready, so a request that fails a check
+	// leaves it for its rightful client.
+	consume := func() error {
+		var protoErr error
+		err := s.store.Update(ctx, func(tx directory.Writer) error {
+			rec, err := tx.Grant(ctx, kindCode, key)
+			if errors.Is(err, directory.ErrNotFound) {
+				protoErr = errCodeInvalid()
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if rec.Used {
+				// A replayed code: revoke every refresh token issued from it (RFC 9700 §4.5.3.1).
+				protoErr = errCodeRedeemed()
+				return tx.DeleteGrantFamily(ctx, rec.Family)
+			}
+			rec.Used = true
+			return tx.PutGrant(ctx, rec)
+		})
+		if err != nil {
+			return err
+		}
+		return protoErr
+	}
+	if rec.Used {
+		return nil, consume()
+	}
+	return s.issueUserTokens(ctx, req, c, g, scope, rec.Family, idTokenInput{version: g.Version, nonce: g.Nonce}, consume)
 }
 
 // checkPKCE verifies code_verifier against the challenge stored with the code.
@@ -180,32 +185,35 @@ func (s *Server) grantRefreshToken(r *http.Request, req *tokenRequest) (*issuedT
 	if c.tenantID != g.TenantID {
 		return nil, errRefreshInvalid()
 	}
-	var protoErr error
-	err = s.store.Update(ctx, func(tx directory.Writer) error {
-		rec, err := tx.Grant(ctx, kindRefresh, key)
-		if errors.Is(err, directory.ErrNotFound) {
-			protoErr = errRefreshInvalid()
-			return nil
-		}
+	consume := func() error {
+		var protoErr error
+		err := s.store.Update(ctx, func(tx directory.Writer) error {
+			rec, err := tx.Grant(ctx, kindRefresh, key)
+			if errors.Is(err, directory.ErrNotFound) {
+				protoErr = errRefreshInvalid()
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if rec.Used {
+				protoErr = errRefreshReused()
+				return tx.DeleteGrantFamily(ctx, rec.Family)
+			}
+			if s.now().After(rec.Expires) {
+				protoErr = errRefreshExpired()
+				return tx.DeleteGrant(ctx, kindRefresh, key)
+			}
+			rec.Used = true
+			return tx.PutGrant(ctx, rec)
+		})
 		if err != nil {
 			return err
 		}
-		if rec.Used {
-			protoErr = errRefreshReused()
-			return tx.DeleteGrantFamily(ctx, rec.Family)
-		}
-		if s.now().After(rec.Expires) {
-			protoErr = errRefreshExpired()
-			return tx.DeleteGrant(ctx, kindRefresh, key)
-		}
-		rec.Used = true
-		return tx.PutGrant(ctx, rec)
-	})
-	if err != nil {
-		return nil, err
+		return protoErr
 	}
-	if protoErr != nil {
-		return nil, protoErr
+	if rec.Used || s.now().After(rec.Expires) {
+		return nil, consume()
 	}
 	scope := g.Scope
 	if req.scope != "" {
@@ -218,12 +226,14 @@ func (s *Server) grantRefreshToken(r *http.Request, req *tokenRequest) (*issuedT
 	if req.resource != "" {
 		g.Resource = req.resource
 	}
-	return s.issueUserTokens(ctx, req, c, g, scope, rec.Family, idTokenInput{version: g.Version})
+	return s.issueUserTokens(ctx, req, c, g, scope, rec.Family, idTokenInput{version: g.Version}, consume)
 }
 
 // issueUserTokens mints the delegated access token, and the ID and refresh tokens that the
-// scopes ask for.
-func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, c *client, g userGrant, scope, family string, idIn idTokenInput) (*issuedTokens, error) {
+// scopes ask for. consume, when set, uses up the code or refresh token being redeemed: it runs
+// after every check has passed and before a new refresh token is stored, so a failed request
+// burns nothing and a replay loses the race cleanly.
+func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, c *client, g userGrant, scope, family string, idIn idTokenInput, consume func() error) (*issuedTokens, error) {
 	user, err := s.store.User(ctx, c.tenantID, g.UserID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, errUnknownUser("", c.tenantID)
@@ -277,6 +287,11 @@ func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, c *clie
 			idIn.version = req.version
 		}
 		if out.idToken, err = s.mintIDToken(ctx, subj, idIn); err != nil {
+			return nil, err
+		}
+	}
+	if consume != nil {
+		if err := consume(); err != nil {
 			return nil, err
 		}
 	}

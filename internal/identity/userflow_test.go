@@ -432,3 +432,39 @@ func TestLogout(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshScopeErrors: a refresh request that fails a check answers Entra's error and
+// leaves the refresh token usable.
+func TestRefreshScopeErrors(t *testing.T) {
+	f := newFixture(t)
+	verifier, challenge := pkcePair()
+	q := f.signInCode(publicAuthorizeParams(challenge))
+	status, doc, _ := f.post(f.tokenURL(2), url.Values{"grant_type": {"authorization_code"}, "client_id": {publicAppID}, "code": {q.Get("code")}, "redirect_uri": {"http://localhost:53123/callback"}, "code_verifier": {verifier}}, nil)
+	if status != 200 {
+		t.Fatalf("%d %v", status, doc)
+	}
+	rt := doc["refresh_token"].(string)
+	tests := []struct {
+		name  string
+		scope string
+		code  int
+	}{
+		{name: "disabled scope", scope: backendURI + "/" + filesWrite, code: 70011},
+		{name: "scope the API does not expose", scope: backendURI + "/Nope", code: 70011},
+		{name: "API without consent", scope: legacyURI + "/user_impersonation", code: 65001},
+		{name: "unknown API", scope: "api://unknown/x", code: 500011},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, doc, _ := f.post(f.tokenURL(2), url.Values{"grant_type": {"refresh_token"}, "client_id": {publicAppID}, "refresh_token": {rt}, "scope": {tc.scope}}, nil)
+			assertEntraError(t, f, status, doc, tc.code)
+			if tc.code == 65001 && doc["suberror"] != "consent_required" {
+				t.Errorf("suberror %v", doc["suberror"])
+			}
+		})
+	}
+	status, doc, _ = f.post(f.tokenURL(2), url.Values{"grant_type": {"refresh_token"}, "client_id": {publicAppID}, "refresh_token": {rt}}, nil)
+	if status != 200 {
+		t.Fatalf("the refresh token was burned by failed requests: %d %v", status, doc)
+	}
+}
