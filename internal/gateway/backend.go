@@ -20,6 +20,8 @@ const (
 	ReasonTimeout                  = "Timeout"
 	ReasonRequestEntityTooLarge    = "RequestEntityTooLarge"
 	ReasonBackendErrorStatus       = "BackendErrorStatusCode"
+	ReasonClientTimeout            = "ClientTimeout"
+	ReasonClientConnectionFailure  = "ClientConnectionFailure"
 )
 
 // smallBody is the largest backend answer of known length read whole before answering; longer
@@ -156,6 +158,9 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 	err := plan.do(ex.api, u, req, resp, timeout, opt.FollowRedirects)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
+		if ex.body.err != nil {
+			return clientBodyFailure(ex.body.err)
+		}
 		return forwardFailure(err, timeout)
 	}
 	f.resp = resp
@@ -282,6 +287,8 @@ const (
 	msgBackendFailure = "Bad gateway: the backend service could not be reached."
 	msgBackendTimeout = "Gateway timeout: the backend service did not answer in time."
 	msgBodyTooLarge   = "Request entity too large."
+	msgClientTimeout  = "Request timeout: the request was not received in time."
+	msgClientBody     = "Bad request: the request body could not be read."
 	http500Message    = "Internal server error"
 )
 
@@ -292,6 +299,17 @@ func bodyFailure(err error) *policy.Failure {
 	}
 	return &policy.Failure{Source: "forward-request", Reason: ReasonBackendConnectionFailure, StatusCode: 502,
 		Message: msgBackendFailure, Detail: fmt.Sprintf("reading the client's body: %v", err), Err: err}
+}
+
+// clientBodyFailure is a forward that failed because the client's body did not arrive.
+func clientBodyFailure(err error) *policy.Failure {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &policy.Failure{Source: "forward-request", Reason: ReasonClientTimeout, StatusCode: 408,
+			Message: msgClientTimeout, Detail: fmt.Sprintf("reading the client's body: %v", err), Err: err}
+	}
+	return &policy.Failure{Source: "forward-request", Reason: ReasonClientConnectionFailure, StatusCode: 400,
+		Message: msgClientBody, Detail: fmt.Sprintf("reading the client's body: %v", err), Err: err}
 }
 
 func forwardFailure(err error, timeout time.Duration) *policy.Failure {

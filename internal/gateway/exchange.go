@@ -138,6 +138,7 @@ var errBodyTooLarge = errors.New("request body exceeds the gateway's limit")
 type limitedBody struct {
 	r    io.Reader
 	left int64
+	err  error // the client stream's own failure (timeout, broken framing), not EOF
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -157,6 +158,9 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
 	return n, err
 }
 

@@ -314,7 +314,7 @@ func (s *Server) protocolError(rc *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		status, msg, reason = 413, msgBodyTooLarge, ReasonRequestEntityTooLarge
 	case errors.As(err, &ne) && ne.Timeout():
-		status, msg, reason = 408, "Request timeout: the request was not received in time.", "ClientTimeout"
+		status, msg, reason = 408, msgClientTimeout, ReasonClientTimeout
 	case errors.Is(err, fasthttp.ErrDuplicateContentLength):
 		msg, reason = "Bad request: several Content-Length headers.", "RequestSmuggling"
 	}

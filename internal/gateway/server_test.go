@@ -423,3 +423,54 @@ func TestPanicIsContained(t *testing.T) {
 		}
 	}
 }
+
+// A client that sends its header too slowly is answered 408 and cut off, so that slow clients
+// cannot hold connections open.
+func TestSlowClientIsCutOff(t *testing.T) {
+	backend, _ := echoBackend(t)
+	plan := testPlan(t, echoAPI(backend.URL))
+	plan.maxBody = 1 << 20
+	s := NewServer(plan, Options{
+		Timeouts: config.Timeouts{ReadDuration: 300 * time.Millisecond, IdleDuration: 300 * time.Millisecond, WriteDuration: time.Second},
+		Limits:   config.Limits{MaxHeaderBytes: 8192, MaxBodyBytes: 1 << 20},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+
+	tests := []struct {
+		name  string
+		write string // sent at once; then the client goes quiet
+	}{
+		{"header never finished", "GET /echo/x HTTP/1.1\r\nHost: x\r\nX-Slow: "},
+		{"body never finished", "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a part"},
+		// Past the listener's first 8 KiB the body streams to the backend, so the timeout
+		// strikes while forwarding.
+		{"streamed body never finished", "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("a", 9000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			start := time.Now()
+			io.WriteString(conn, tt.write)
+			rest, err := io.ReadAll(conn) // until the gateway closes the connection
+			if err != nil {
+				t.Fatalf("the gateway did not close the connection: %v", err)
+			}
+			if time.Since(start) > 4*time.Second {
+				t.Errorf("cut off only after %s", time.Since(start))
+			}
+			if !bytes.HasPrefix(rest, []byte("HTTP/1.1 408")) {
+				t.Errorf("answer %q, want 408", rest)
+			}
+		})
+	}
+}
