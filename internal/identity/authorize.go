@@ -88,6 +88,10 @@ func (s *Server) checkAuthorize(ctx context.Context, segment string, version int
 	if version == 2 && params.Get("resource") != "" {
 		return req, nil, errResourceOnV2()
 	}
+	if params.Get("prompt") == "none" {
+		// Portcullis keeps no sign-in session, so a silent request can never succeed.
+		return req, nil, errLoginRequired()
+	}
 	q, err := parseScopes(params.Get("scope"))
 	if err != nil {
 		return req, nil, err

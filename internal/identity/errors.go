@@ -242,6 +242,11 @@ func errPKCEMethod(method string) *Error {
 		"Invalid request. Request is malformed or invalid. code_challenge_method '%s' is not supported; use 'S256'.", method)
 }
 
+func errLoginRequired() *Error {
+	return newError(50058, "login_required", 400,
+		"A silent sign-in request was sent but no user is signed in.")
+}
+
 func errUnsupportedResponseType(rt string) *Error {
 	return newError(70005, "unsupported_response_type", 400,
 		"The provided value for the input parameter 'response_type' is not allowed for this request. Expected value: 'code'. Received: '%s'.", rt)

@@ -246,6 +246,7 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		{name: "public client with plain PKCE", mutate: func(v url.Values) { v.Set("code_challenge_method", "plain") }, wantError: "invalid_request"},
 		{name: "implicit response type", mutate: func(v url.Values) { v.Set("response_type", "token") }, wantError: "unsupported_response_type"},
 		{name: "disabled scope", mutate: func(v url.Values) { v.Set("scope", backendURI+"/"+filesWrite) }, wantError: "invalid_scope"},
+		{name: "silent sign-in without a session", mutate: func(v url.Values) { v.Set("prompt", "none") }, wantError: "login_required"},
 		{name: "wrong password", password: "nope", wantAlert: 50126},
 		{name: "unknown user", user: "bob@contoso.example", wantAlert: 50034},
 	}
