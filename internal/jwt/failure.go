@@ -66,6 +66,17 @@ func clip(s string) string {
 	return s[:maxEchoed] + "…"
 }
 
+// printable replaces control characters, so that a value from the token cannot break a log
+// line or a header that repeats the message.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
 func missingClaims(names []string) *Failure {
 	return &Failure{
 		Reason:  TokenClaimNotFound,
@@ -77,7 +88,7 @@ func missingClaims(names []string) *Failure {
 func claimValueNotAllowed(name, value, detail string) *Failure {
 	return &Failure{
 		Reason:  TokenClaimValueNotAllowed,
-		Message: fmt.Sprintf("Claim %s value of %s is not allowed. Access denied.", name, clip(value)),
+		Message: fmt.Sprintf("Claim %s value of %s is not allowed. Access denied.", printable(name), printable(clip(value))),
 		Detail:  detail,
 	}
 }

@@ -312,3 +312,31 @@ func TestValidateJWTLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateJWTHeaderSafety: a claim value chosen by the caller is repeated in the message,
+// but never as a line break or a quote in WWW-Authenticate.
+func TestValidateJWTHeaderSafety(t *testing.T) {
+	p := newIdP(t)
+	e := newEnv(t, p)
+	step, err := e.compileStep(t, `<validate-jwt header-name="Authorization"><openid-config url="{{discovery}}"/><required-claims><claim name="scp"><value>Files.Read</value></claim></required-claims></validate-jwt>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitKeys(t)
+	evil := "x\"\r\nSet-Cookie: a=b\\ \u2028é"
+	ctx := request(map[string]string{"Authorization": "Bearer " + signRS256(t, p.key, p.kid, claimsAt(time.Now(), p.issuer(), map[string]any{"scp": evil}))}, "")
+	var f *policy.Failure
+	if err := step.Run(ctx); !errors.As(err, &f) || f.Reason != "TokenClaimValueNotAllowed" {
+		t.Fatalf("got %v", err)
+	}
+	www := f.Header[0].Value
+	inner := strings.TrimSuffix(strings.TrimPrefix(www, `Bearer error="invalid_token", error_description="`), `"`)
+	for _, c := range []byte(inner) {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			t.Fatalf("WWW-Authenticate carries byte 0x%02x: %q", c, www)
+		}
+	}
+	if strings.ContainsAny(f.Message+f.Detail, "\r\n\u2028") {
+		t.Fatalf("message or detail carries a line break: %q / %q", f.Message, f.Detail)
+	}
+}
