@@ -255,6 +255,12 @@ func (s *services) compileWith(cfg *config.Config, kc *keyCaches) (*gateway.Plan
 }
 
 func serve(ctx context.Context, path string, stdout, stderr io.Writer) error {
+	return serveFile(ctx, path, stdout, stderr, nil)
+}
+
+// serveFile runs the configuration at path until ctx ends or SIGINT/SIGTERM. ready, when not
+// nil, runs once every listener is up (dev mode prints its guide there); its error stops serve.
+func serveFile(ctx context.Context, path string, stdout, stderr io.Writer, ready func() error) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return invalidConfig{path, printProblems(stderr, err)}
@@ -269,6 +275,12 @@ func serve(ctx context.Context, path string, stdout, stderr io.Writer) error {
 	if err := r.start(); err != nil {
 		r.stop(context.Background())
 		return err
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			r.stop(context.Background())
+			return err
+		}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
