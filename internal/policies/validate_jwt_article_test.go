@@ -133,3 +133,51 @@ func TestArticlePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyRotationAtTheIdentityProvider: a token signed with a key the identity provider has
+// just published passes on its first request (one refetch for the unknown kid); a key changed
+// under a kid already known does not break tokens signed with the known good key, and the
+// validated-token cache forgets tokens once the keys change.
+func TestKeyRotationAtTheIdentityProvider(t *testing.T) {
+	p := newIdP(t)
+	oldKey := p.key
+	newKey := testRSA()[1]
+	kc, err := keys.NewCache(keys.Options{UnknownKidInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	e := newEnv(t, p)
+	e.deps.Keys = kc
+	step, err := e.compileStep(t, `<validate-jwt header-name="Authorization"><openid-config url="{{discovery}}"/></validate-jwt>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitKeys(t)
+	now := time.Now()
+	run := func(tok string) error {
+		return step.Run(request(map[string]string{"Authorization": "Bearer " + tok}, ""))
+	}
+	oldTok := signRS256(t, oldKey, p.kid, claimsAt(now, p.issuer(), nil))
+	if err := run(oldTok); err != nil {
+		t.Fatal(err)
+	}
+	// Rotation: a new key under a new kid.
+	p.publish("idp-key-2", &newKey.PublicKey)
+	if err := run(signRS256(t, newKey, "idp-key-2", claimsAt(now, p.issuer(), nil))); err != nil {
+		t.Fatalf("first request with the rotated key refused: %v", err)
+	}
+	// The identity provider now serves other key material under the old kid; a refetch
+	// (triggered by any unknown kid) brings it in.
+	p.publish(p.kid, &newKey.PublicKey)
+	time.Sleep(5 * time.Millisecond)
+	if err := run(signRS256(t, newKey, "unknown", claimsAt(now, p.issuer(), nil))); err == nil {
+		t.Fatal("a token with an unknown kid passed")
+	}
+	if err := run(oldTok); err != nil {
+		t.Fatalf("token signed with the known good key refused after the key changed under its kid: %v", err)
+	}
+	if err := run(signRS256(t, newKey, p.kid, claimsAt(now.Add(time.Second), p.issuer(), nil))); err != nil {
+		t.Fatalf("token signed with the new key under the old kid refused: %v", err)
+	}
+}

@@ -42,6 +42,24 @@ type idp struct {
 	srv *httptest.Server
 	key *rsa.PrivateKey
 	kid string
+
+	mu    sync.Mutex
+	extra []publishedKey // further keys the test publishes (rotation)
+}
+
+type publishedKey struct {
+	kid string
+	pub *rsa.PublicKey
+}
+
+// publish adds a key to the JWKS; a kid already published gets the new key material.
+func (p *idp) publish(kid string, pub *rsa.PublicKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if kid == p.kid {
+		p.key = nil
+	}
+	p.extra = append(p.extra, publishedKey{kid, pub})
 }
 
 func newIdP(t testing.TB) *idp {
@@ -54,8 +72,19 @@ func newIdP(t testing.TB) *idp {
 	})
 	mux.HandleFunc("/"+tenantID+"/discovery/v2.0/keys", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"keys":[{"kty":"RSA","use":"sig","kid":%q,"n":%q,"e":"AQAB"}]}`,
-			p.kid, base64.RawURLEncoding.EncodeToString(p.key.N.Bytes()))
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var keys []string
+		jwk := func(kid string, pub *rsa.PublicKey) string {
+			return fmt.Sprintf(`{"kty":"RSA","use":"sig","kid":%q,"n":%q,"e":"AQAB"}`, kid, base64.RawURLEncoding.EncodeToString(pub.N.Bytes()))
+		}
+		if p.key != nil {
+			keys = append(keys, jwk(p.kid, &p.key.PublicKey))
+		}
+		for _, k := range p.extra {
+			keys = append(keys, jwk(k.kid, k.pub))
+		}
+		fmt.Fprintf(w, `{"keys":[%s]}`, strings.Join(keys, ","))
 	})
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
@@ -169,4 +198,3 @@ func wrapInbound(inner string) string {
 
 func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-var _ = strings.TrimSpace
