@@ -197,4 +197,3 @@ func wrapInbound(inner string) string {
 }
 
 func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
