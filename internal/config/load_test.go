@@ -106,7 +106,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "backend with a query",
 			yaml: "gateway:\n  apis:\n    - name: a\n      path: a\n      backend: http://127.0.0.1:9000/?x=1\n",
-			want: `portcullis.yaml:5:16: backend "http://127.0.0.1:9000/?x=1" must not hold a query, fragment or user info`,
+			want: `portcullis.yaml:5:16: backend "http://127.0.0.1:9000/?x=1" must not hold a query or fragment`,
+		},
+		{
+			name: "backend with a password is not echoed",
+			yaml: "gateway:\n  apis:\n    - name: a\n      path: a\n      backend: http://user:hunter2@127.0.0.1:9000/\n",
+			want: `portcullis.yaml:5:16: backend must not hold user info (user:password@): pass credentials with a policy such as set-header`,
 		},
 		{
 			name: "operations: duplicate name, bad templates, same route",

@@ -118,12 +118,11 @@ func (l *loader) listen(key string, addr *string, def string) {
 		*addr = def
 		return
 	}
-	host, port, err := net.SplitHostPort(*addr)
+	_, port, err := net.SplitHostPort(*addr)
 	if err != nil {
 		l.fail(key, "listen address %q must be host:port, e.g. 127.0.0.1:8080", *addr)
 		return
 	}
-	_ = host
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		l.fail(key, "listen address %q: port must be a number from 0 to 65535", *addr)
 	}
@@ -250,8 +249,12 @@ func (l *loader) api(key string, a *API, names, paths map[string]string) {
 		l.fail(key+".backend", "backend must be an absolute http:// or https:// URL, found %q", a.Backend)
 	default:
 		u, _ := url.Parse(a.Backend)
-		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			l.fail(key+".backend", "backend %q must not hold a query, fragment or user info", a.Backend)
+		switch {
+		case u.User != nil:
+			// The URL is not repeated: its user info may be a password.
+			l.fail(key+".backend", "backend must not hold user info (user:password@): pass credentials with a policy such as set-header")
+		case u.RawQuery != "" || u.Fragment != "":
+			l.fail(key+".backend", "backend %q must not hold a query or fragment", a.Backend)
 		}
 	}
 	if a.Policy != "" || l.has(key+".policy") {
