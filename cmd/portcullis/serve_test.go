@@ -369,3 +369,65 @@ func TestServeRefusesInvalidConfiguration(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
+
+// Reloads under load: requests keep flowing while the configuration changes five times, and
+// none fails.
+func TestServeReloadUnderLoad(t *testing.T) {
+	one, two := backendNamed(t, "one"), backendNamed(t, "two")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"policies/global.xml": forwardPolicy, "portcullis.yaml": configFor(one.URL)})
+	in := startServe(t, filepath.Join(dir, "portcullis.yaml"))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 10 * time.Second}
+
+	stop := make(chan struct{})
+	results := make(chan string, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					results <- fmt.Sprintf("ok %d", n)
+					return
+				default:
+				}
+				resp, err := client.Get(in.gateway + "/echo/x")
+				if err != nil {
+					results <- err.Error()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					results <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+					return
+				}
+				n++
+			}
+		}()
+	}
+	reloaded := regexp.MustCompile(`configuration reloaded`)
+	for i := 1; i <= 5; i++ {
+		backend := one.URL
+		if i%2 == 1 {
+			backend = two.URL
+		}
+		// A different comment each time keeps the size changing even when the URLs' lengths
+		// are equal.
+		writeFiles(t, dir, map[string]string{"portcullis.yaml": configFor(backend) + strings.Repeat("#", i) + "\n"})
+		waitFor(t, in.stdout, reloaded, i)
+	}
+	close(stop)
+	total := 0
+	for w := 0; w < 4; w++ {
+		r := <-results
+		var n int
+		if _, err := fmt.Sscanf(r, "ok %d", &n); err != nil {
+			t.Errorf("a request failed during reloads: %s", r)
+		}
+		total += n
+	}
+	if total == 0 {
+		t.Error("no request was served")
+	}
+}
