@@ -214,6 +214,9 @@ func (c *compiler) ident(x *identExpr) (cx, error) {
 	if reason, ok := c.r.denied["System."+x.name]; ok {
 		return cx{}, errAt(x.off, "System.%s %s", x.name, reason)
 	}
+	if r := []rune(x.name); len(r) > 0 && r[0] >= 'A' && r[0] <= 'Z' {
+		return cx{}, errAt(x.off, "%s is not available in policy expressions", x.name)
+	}
 	return cx{}, errAt(x.off, "the name '%s' does not exist in policy expressions", x.name)
 }
 

@@ -177,6 +177,8 @@ var refusalPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`^(?:new )?(\S+) is not available`),
 	regexp.MustCompile(`^the (?:member|method|name) '([^']+)'`),
 	regexp.MustCompile(`^(\S+) cannot be set`),
+	regexp.MustCompile(`^(\S+) is a property, not a method`),
+	regexp.MustCompile(`^(local functions|typeof)`),
 	regexp.MustCompile(`^(typeof)`),
 }
 
@@ -206,7 +208,8 @@ func TestCorpusExpressionsCompile(t *testing.T) {
 	if len(all) < 100 {
 		t.Fatalf("found only %d expressions in the corpus; the extractor is broken", len(all))
 	}
-	compiled, templated := 0, 0
+	compiled, templated, failed := 0, 0, 0
+	exceptions := map[string]int{}
 	refused := map[string]int{}
 	examples := map[string]string{}
 	for _, x := range all {
@@ -215,9 +218,20 @@ func TestCorpusExpressionsCompile(t *testing.T) {
 			continue
 		}
 		src := namedValue.ReplaceAllString(x.src, "1")
-		_, err := Compile(src, x.pos)
+		compiledExpr, err := Compile(src, x.pos)
 		if err == nil {
 			compiled++
+			// Running it against a request must give a value or an exception, never a crash.
+			if _, err := compiledExpr.Eval(testContext(t)); err != nil {
+				if strings.Contains(err.Error(), "internal error") {
+					t.Errorf("%s: evaluation panicked: %v", x.pos, err)
+				}
+				var ex *Exception
+				if errors.As(err, &ex) {
+					exceptions[ex.Type]++
+				}
+				failed++
+			}
 			continue
 		}
 		var pe *policy.Error
@@ -237,6 +251,7 @@ func TestCorpusExpressionsCompile(t *testing.T) {
 	total := len(all) - templated
 	share := float64(compiled) / float64(total)
 	t.Logf("corpus: %d expressions (%d with template placeholders left out); %d compile (%.1f%%)", total, templated, compiled, 100*share)
+	t.Logf("evaluated against a sample request: %d ran, %d threw (%v)", compiled-failed, failed, exceptions)
 	type kv struct {
 		k string
 		n int

@@ -240,6 +240,7 @@ func TestEvaluate(t *testing.T) {
 		{"compound assignment", `@{ var s = "a"; s += "b"; s += 1; var n = 5; n -= 2; n *= 3; return s + n; }`, "ab19"},
 		{"web utility", `@(System.Net.WebUtility.UrlEncode("a b&c") + System.Net.WebUtility.UrlDecode("x+y%21"))`, "a+b%26cx y!"},
 		{"datetime parse", `@(DateTime.Parse("2024-01-02T03:04:05Z").ToString("yyyy-MM-dd HH:mm:ss"))`, "2024-01-02 03:04:05"},
+		{"shifts", `@((1 << 4) + (256 >> 2) + new List<List<string>>().Count)`, "80"},
 		{"random bounded", `@(new Random(7).Next(1, 3) >= 1)`, "True"},
 	}
 	ctx := testContext(t)

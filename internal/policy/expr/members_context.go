@@ -11,6 +11,9 @@ import (
 	"portcullis/internal/policy"
 )
 
+// gatewayInfo is context.Deployment.Gateway: Portcullis is a self-hosted gateway.
+type gatewayInfo struct{ id string }
+
 // certView is X509Certificate2 over the DER bytes of a client certificate.
 type certView struct {
 	der  []byte
@@ -506,6 +509,30 @@ func (r *registry) buildContext() {
 	dfield("ServiceName", func(x *policy.Deployment) string { return x.ServiceName })
 	dfield("ServiceId", func(x *policy.Deployment) string { return x.ServiceID })
 	dfield("GatewayId", func(x *policy.Deployment) string { return x.GatewayID })
+	gw := newType("IGateway")
+	r.deployment.prop("Gateway", gw, func(e *env, recv any) (any, error) {
+		x, err := recvAs[*policy.Deployment](recv)
+		if err != nil {
+			return nil, err
+		}
+		return &gatewayInfo{id: x.GatewayID}, nil
+	})
+	gw.prop("Id", r.str, func(e *env, recv any) (any, error) {
+		g, err := recvAs[*gatewayInfo](recv)
+		if err != nil {
+			return nil, err
+		}
+		return g.id, nil
+	})
+	gw.prop("InstanceId", r.str, func(e *env, recv any) (any, error) {
+		g, err := recvAs[*gatewayInfo](recv)
+		if err != nil {
+			return nil, err
+		}
+		return g.id, nil
+	})
+	gw.prop("IsManaged", r.boolean, func(e *env, recv any) (any, error) { return false, nil })
+	r.types["IGateway"] = gw
 
 	// Subscription, User, Product: Portcullis has none, so these are always null; their
 	// members exist so that expressions written for APIM load.

@@ -251,6 +251,8 @@ func (r *registry) typeOf(v any) *typeInfo {
 		return r.types["Exception"]
 	case *stringBuilder:
 		return r.types["StringBuilder"]
+	case *gatewayInfo:
+		return r.types["IGateway"]
 	case time.Time, time.Duration:
 		return r.typeOf(normalize(v))
 	}

@@ -40,7 +40,7 @@ func (r *registry) buildJSON() {
 	}
 	r.jproperty.is = func(v any) bool { _, ok := v.(*JProperty); return ok }
 	r.jproperty.convert = func(v any) (any, bool) { x, ok := v.(*JProperty); return x, ok }
-	r.jobject.enumerable, r.jarray.enumerable = true, true
+	r.jobject.enumerable, r.jarray.enumerable, r.jtoken.enumerable = true, true, true
 	r.jarray.elem = r.jtoken
 
 	// members every JSON token has

@@ -1,9 +1,13 @@
 package expr
 
 type parser struct {
-	toks []token
-	p    int
+	toks  []token
+	p     int
+	depth int
 }
+
+// maxNesting bounds how deeply expressions nest, so that a policy cannot exhaust the stack.
+const maxNesting = 200
 
 func (ps *parser) peek() token       { return ps.toks[ps.p] }
 func (ps *parser) peekN(n int) token { return ps.toks[min(ps.p+n, len(ps.toks)-1)] }
@@ -279,6 +283,22 @@ func (ps *parser) parseStmt() (node, error) {
 			return ps.parseTry()
 		case "using":
 			return ps.parseUsing()
+		case "const":
+			ps.next()
+			d, err := ps.tryDecl()
+			if err != nil {
+				return nil, err
+			}
+			if d == nil {
+				return nil, ps.unexpected("a constant declaration")
+			}
+			_, err = ps.expect(";")
+			return d, err
+		case "checked", "unchecked":
+			if n := ps.peekN(1); n.kind == tPunct && n.text == "{" {
+				ps.next()
+				return ps.parseBlock()
+			}
 		}
 	}
 	if d, err := ps.tryDecl(); d != nil || err != nil {
@@ -316,6 +336,9 @@ func (ps *parser) tryDecl() (*declStmt, error) {
 	}
 	n := ps.peek()
 	after := ps.peekN(1)
+	if t != nil && n.kind == tIdent && !reserved[n.text] && after.kind == tPunct && after.text == "(" {
+		return nil, errAt(start.off, "local functions are not available in policy expressions")
+	}
 	if n.kind != tIdent || reserved[n.text] || !(after.kind == tPunct && (after.text == "=" || after.text == ";" || after.text == ",")) {
 		ps.p = save
 		return nil, nil
@@ -563,6 +586,11 @@ func (ps *parser) parseUsing() (node, error) {
 // ---- expressions
 
 func (ps *parser) parseExpr() (node, error) {
+	ps.depth++
+	defer func() { ps.depth-- }()
+	if ps.depth > maxNesting {
+		return nil, errAt(ps.peek().off, "the expression is nested more than %d levels deep", maxNesting)
+	}
 	if l, err := ps.tryLambda(); l != nil || err != nil {
 		return l, err
 	}
@@ -705,6 +733,7 @@ var binLevels = [][]string{
 	{"&"},
 	{"==", "!="},
 	{"<", ">", "<=", ">=", "is", "as"},
+	{"<<", ">>"},
 	{"+", "-"},
 	{"*", "/", "%"},
 }
@@ -723,6 +752,18 @@ func (ps *parser) parseBinary(level int) (node, error) {
 		for _, o := range binLevels[level] {
 			if (t.kind == tPunct || (t.kind == tIdent && (o == "is" || o == "as"))) && t.text == o {
 				op = o
+			}
+		}
+		if binLevels[level][0] == "<<" && t.kind == tPunct && t.text == ">" {
+			// ">>" is two '>' tokens so that List<List<T>> parses
+			if n := ps.peekN(1); n.kind == tPunct && n.text == ">" && n.off == t.off+1 {
+				ps.next()
+				op = ">>"
+			}
+		}
+		if binLevels[level][0] == "<" && t.kind == tPunct && t.text == ">" {
+			if n := ps.peekN(1); n.kind == tPunct && n.text == ">" && n.off == t.off+1 {
+				return x, nil
 			}
 		}
 		if op == "" {

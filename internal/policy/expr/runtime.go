@@ -346,6 +346,19 @@ func arith(op string, a, b any) (any, error) {
 			r = x | y
 		case "^":
 			r = x ^ y
+		case "<<", ">>":
+			if numKind(a, b) == 0 {
+				s := uint(y & 31)
+				if op == "<<" {
+					return int(int32(x) << s), nil
+				}
+				return int(int32(x) >> s), nil
+			}
+			s := uint(y & 63)
+			if op == "<<" {
+				return x << s, nil
+			}
+			return x >> s, nil
 		}
 		if numKind(a, b) == 0 {
 			return int(int32(r)), nil
@@ -412,12 +425,7 @@ func compare(a, b any) (int, bool) {
 // JSON values by their content, everything else by identity.
 func equal(a, b any) bool {
 	if a == nil || b == nil {
-		if ja, ok := a.(*JValue); ok {
-			return ja.V == nil
-		}
-		if jb, ok := b.(*JValue); ok {
-			return jb.V == nil
-		}
+		// a JSON null is a JValue object, not a null reference (as in Newtonsoft)
 		return a == nil && b == nil
 	}
 	switch x := a.(type) {
