@@ -314,15 +314,7 @@ func (s *Source) download(ctx context.Context) (string, []jose.Key, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: discovery document %s: %w", ErrFetch, s.fetchURL, err)
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", nil, fmt.Errorf("%w: discovery document %s is not a JSON object: %v", ErrFetch, s.fetchURL, err)
-	}
-	issuer, err := member(doc, "issuer")
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: discovery document %s: %v", ErrFetch, s.fetchURL, err)
-	}
-	jwksURI, err := member(doc, "jwks_uri")
+	issuer, jwksURI, err := parseDiscovery(body)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: discovery document %s: %v", ErrFetch, s.fetchURL, err)
 	}
@@ -349,6 +341,23 @@ func (s *Source) download(ctx context.Context) (string, []jose.Key, error) {
 		s.c.opts.Logger.Warn("openid-config key set has keys that cannot be used", "url", ju.String(), "skipped", len(skipped), "error", errors.Join(skipped...))
 	}
 	return issuer, keys, nil
+}
+
+// parseDiscovery reads the two members of an OpenID Connect discovery document the cache
+// needs. Names match exactly: encoding/json's case-insensitive struct matching would let
+// "ISSUER" stand for "issuer".
+func parseDiscovery(body []byte) (issuer, jwksURI string, err error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", "", fmt.Errorf("not a JSON object: %v", err)
+	}
+	if issuer, err = member(doc, "issuer"); err != nil {
+		return "", "", err
+	}
+	if jwksURI, err = member(doc, "jwks_uri"); err != nil {
+		return "", "", err
+	}
+	return issuer, jwksURI, nil
 }
 
 func member(doc map[string]json.RawMessage, name string) (string, error) {
