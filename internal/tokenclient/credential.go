@@ -1,13 +1,8 @@
 package tokenclient
 
 import (
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1" // x5t is defined as the SHA-1 thumbprint (RFC 7515 §4.1.7); not used for security
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -18,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"portcullis/internal/jose"
 )
 
 // ErrCertificate: a certificate or key file that cannot be used for a client assertion.
@@ -79,17 +76,6 @@ func (c Certificate) Assertion(clientID, audience string, now time.Time) (string
 	if c.Cert == nil || c.Key == nil {
 		return "", fmt.Errorf("%w: certificate and key are both required", ErrCertificate)
 	}
-	s1 := sha1.Sum(c.Cert.Raw)
-	s256 := sha256.Sum256(c.Cert.Raw)
-	header, err := json.Marshal(map[string]string{
-		"alg":      "RS256",
-		"typ":      "JWT",
-		"x5t":      base64.RawURLEncoding.EncodeToString(s1[:]),
-		"x5t#S256": base64.RawURLEncoding.EncodeToString(s256[:]),
-	})
-	if err != nil {
-		return "", err
-	}
 	claims, err := json.Marshal(map[string]any{
 		"aud": audience,
 		"iss": clientID,
@@ -102,13 +88,16 @@ func (c Certificate) Assertion(clientID, audience string, now time.Time) (string
 	if err != nil {
 		return "", err
 	}
-	input := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(claims)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, c.Key, crypto.SHA256, digest[:])
+	header := map[string]any{
+		"typ":      "JWT",
+		"x5t":      jose.Thumbprint(c.Cert.Raw),
+		"x5t#S256": jose.ThumbprintS256(c.Cert.Raw),
+	}
+	a, err := jose.Sign("RS256", c.Key, "", header, claims)
 	if err != nil {
 		return "", fmt.Errorf("%w: signing the client assertion: %w", ErrCertificate, err)
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return a, nil
 }
 
 // LoadCertificate reads a PEM certificate and its RSA private key (PKCS #1 or PKCS #8).
