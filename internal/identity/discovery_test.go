@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"portcullis/internal/directory"
 	"portcullis/internal/jose"
 )
 
@@ -285,5 +287,39 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if later.byKid(oldCurrent) != nil || len(later.published) != 2 {
 		t.Errorf("old key still published after its tokens expired: %d keys", len(later.published))
+	}
+}
+
+// TestFirstKeysCreatedOnce: concurrent first requests for a tenant without keys create one
+// current and one next key, not one pair each.
+func TestFirstKeysCreatedOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.store.Update(ctx, func(tx directory.Writer) error {
+		return tx.PutTenant(ctx, &directory.Tenant{ID: "3f5b1c2e-0000-4000-8000-000000000002", Domains: []string{"fabrikam.example"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.server.keys.forTenant(ctx, "3f5b1c2e-0000-4000-8000-000000000002"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	keys, err := f.store.SigningKeys(ctx, "3f5b1c2e-0000-4000-8000-000000000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[string]int{}
+	for _, k := range keys {
+		statuses[k.Status]++
+	}
+	if len(keys) != 2 || statuses[keyCurrent] != 1 || statuses[keyNext] != 1 {
+		t.Errorf("stored keys %v, want one current and one next", statuses)
 	}
 }

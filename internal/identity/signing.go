@@ -97,13 +97,27 @@ func (r *keyRing) reload(ctx context.Context, tenantID string, rotate bool) (*ke
 	r.create.Lock()
 	defer r.create.Unlock()
 	now := r.now()
+	if !rotate {
+		// Requests that queued behind one reload take its result.
+		r.mu.RLock()
+		ks := r.tenants[tenantID]
+		r.mu.RUnlock()
+		if ks != nil && now.Sub(ks.loaded) < r.ttl {
+			return ks, nil
+		}
+	}
+	keys, err := r.store.SigningKeys(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("identity: signing keys of tenant %s: %w", tenantID, err)
+	}
+	if !rotate && keysInShape(keys, now) {
+		// The usual case: nothing to create or drop, so no write transaction.
+		return r.publish(tenantID, keys, now)
+	}
 	// Keys are made before the transaction: RSA generation is slow and must not hold the
 	// store's write lock. At most two are needed (a rotation of a tenant with no keys).
 	var fresh []*directory.SigningKey
-	need, err := r.keysNeeded(ctx, tenantID, rotate)
-	if err != nil {
-		return nil, err
-	}
+	need := keysNeeded(keys, rotate)
 	for i := 0; i < need; i++ {
 		k, err := r.generate(tenantID, now)
 		if err != nil {
@@ -183,8 +197,7 @@ func (r *keyRing) reload(ctx context.Context, tenantID string, rotate bool) (*ke
 				return err
 			}
 		}
-		// Drop previous keys whose tokens have all expired, and any duplicate current/next
-		// left by an interrupted rotation elsewhere.
+		// Drop previous keys whose tokens have all expired.
 		keys, err = tx.SigningKeys(ctx, tenantID)
 		if err != nil {
 			return err
@@ -203,6 +216,11 @@ func (r *keyRing) reload(ctx context.Context, tenantID string, rotate bool) (*ke
 	if err != nil {
 		return nil, fmt.Errorf("identity: signing keys of tenant %s: %w", tenantID, err)
 	}
+	return r.publish(tenantID, stored, now)
+}
+
+// publish parses a tenant's stored keys and makes them the ones served from memory.
+func (r *keyRing) publish(tenantID string, stored []directory.SigningKey, now time.Time) (*keySet, error) {
 	ks, err := parseKeySet(tenantID, stored, now)
 	if err != nil {
 		return nil, err
@@ -213,13 +231,27 @@ func (r *keyRing) reload(ctx context.Context, tenantID string, rotate bool) (*ke
 	return ks, nil
 }
 
+// keysInShape reports one current and one next key and no previous key past its time.
+func keysInShape(keys []directory.SigningKey, now time.Time) bool {
+	var cur, next int
+	for _, k := range keys {
+		switch k.Status {
+		case keyCurrent:
+			cur++
+		case keyNext:
+			next++
+		case keyPrevious:
+			if !k.NotAfter.IsZero() && now.After(k.NotAfter) {
+				return false
+			}
+		}
+	}
+	return cur == 1 && next == 1
+}
+
 // keysNeeded counts the keys a reload will create, so they can be generated outside the
 // store's transaction.
-func (r *keyRing) keysNeeded(ctx context.Context, tenantID string, rotate bool) (int, error) {
-	keys, err := r.store.SigningKeys(ctx, tenantID)
-	if err != nil {
-		return 0, fmt.Errorf("identity: signing keys of tenant %s: %w", tenantID, err)
-	}
+func keysNeeded(keys []directory.SigningKey, rotate bool) int {
 	var cur, next bool
 	for _, k := range keys {
 		cur = cur || k.Status == keyCurrent
@@ -227,17 +259,15 @@ func (r *keyRing) keysNeeded(ctx context.Context, tenantID string, rotate bool) 
 	}
 	switch {
 	case rotate && next:
-		return 1, nil
-	case rotate && cur:
-		return 2, nil
+		return 1
 	case rotate:
-		return 2, nil
+		return 2
 	case cur && next:
-		return 0, nil
+		return 0
 	case cur || next:
-		return 1, nil
+		return 1
 	default:
-		return 2, nil
+		return 2
 	}
 }
 

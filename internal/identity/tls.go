@@ -253,3 +253,17 @@ func PublicURLFromListen(listen string) string {
 	}
 	return "https://" + net.JoinHostPort(host, port)
 }
+
+// ServerTLS is the identity listener's TLS configuration: the configured certificate and key
+// (identity.tls) when certFile is set, otherwise LocalTLS's local CA and server certificate for
+// hosts. caPath is empty for a configured certificate.
+func ServerTLS(certFile, keyFile, dataDir string, hosts []string) (cfg *tls.Config, caPath string, err error) {
+	if certFile == "" && keyFile == "" {
+		return LocalTLS(dataDir, hosts)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("identity: TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}, "", nil
+}

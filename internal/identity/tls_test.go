@@ -86,3 +86,33 @@ func TestPublicURLFromListen(t *testing.T) {
 		})
 	}
 }
+
+func TestServerTLSConfiguredCertificate(t *testing.T) {
+	dir := t.TempDir()
+	// A pair made by LocalTLS serves as "configured" files.
+	if _, _, err := LocalTLS(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := filepath.Join(dir, "tls", "server.pem"), filepath.Join(dir, "tls", "server-key.pem")
+	tests := []struct {
+		name       string
+		cert, key  string
+		wantErr    bool
+		wantCAPath bool
+	}{
+		{name: "configured pair", cert: cert, key: key},
+		{name: "no configuration: local CA", wantCAPath: true},
+		{name: "missing key file", cert: cert, key: filepath.Join(dir, "nope.pem"), wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, caPath, err := ServerTLS(tc.cert, tc.key, t.TempDir(), nil)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if err == nil && (len(cfg.Certificates) != 1 || (caPath != "") != tc.wantCAPath) {
+				t.Errorf("certificates %d, CA path %q", len(cfg.Certificates), caPath)
+			}
+		})
+	}
+}
