@@ -3,6 +3,7 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,14 +22,17 @@ type Expression struct {
 	konst  bool
 	val    any
 	envs   sync.Pool
-	// lastJwt memoizes the last AsJwt decode of this expression: the same bearer token is
-	// usually presented by many requests in a row, and decoding costs more than the rest of
-	// a typical expression.
-	lastJwt atomic.Pointer[jwtMemo]
+	// jwts memoizes AsJwt decodes of this expression in a small direct-mapped table: a client
+	// presents the same bearer token on many requests, and decoding costs more than the rest
+	// of a typical expression. Entries are immutable; a collision just replaces one.
+	jwts    [jwtSlots]atomic.Pointer[jwtMemo]
+	jwtSeed maphash.Seed
 	// regexes caches compiled patterns; regexCount bounds how many are kept.
 	regexes    sync.Map
 	regexCount atomic.Int32
 }
+
+const jwtSlots = 16
 
 type jwtMemo struct {
 	raw string
@@ -66,6 +70,7 @@ func compileSource(src string, pos policy.Pos) (*Expression, error) {
 		return nil, &policy.Error{Pos: pos, Msg: err.Error(), Err: err}
 	}
 	x.pos = pos
+	x.jwtSeed = maphash.MakeSeed()
 	return x, nil
 }
 

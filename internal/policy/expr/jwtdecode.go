@@ -3,7 +3,9 @@ package expr
 import (
 	"encoding/base64"
 	"errors"
+	"hash/maphash"
 	"strings"
+	"sync/atomic"
 
 	"portcullis/internal/jwt"
 )
@@ -33,8 +35,10 @@ func asJwt(e *env, s string) *jwt.Token {
 	if s == "" {
 		return nil
 	}
+	var slot *atomic.Pointer[jwtMemo]
 	if e != nil && e.expr != nil {
-		if m := e.expr.lastJwt.Load(); m != nil && m.raw == s {
+		slot = &e.expr.jwts[maphash.String(e.expr.jwtSeed, s)%jwtSlots]
+		if m := slot.Load(); m != nil && m.raw == s {
 			return m.tok
 		}
 	}
@@ -42,8 +46,8 @@ func asJwt(e *env, s string) *jwt.Token {
 	if err != nil {
 		t = nil
 	}
-	if e != nil && e.expr != nil {
-		e.expr.lastJwt.Store(&jwtMemo{raw: s, tok: t})
+	if slot != nil {
+		slot.Store(&jwtMemo{raw: s, tok: t})
 	}
 	return t
 }
