@@ -404,6 +404,7 @@ gateway would refuse it.`,
 				return err
 			}
 			opts.Now = func() time.Time { return now }
+			opts.Progress = func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), msg) }
 			ctx, cancel := commandContext(cmd, time.Minute)
 			defer cancel()
 			var refused []string

@@ -28,7 +28,7 @@ func evaluate(ctx context.Context, el *policy.Element, token string, cache *keys
 	if err != nil {
 		return nil, err
 	}
-	s.waitForKeys(ctx, opts.KeyWait)
+	s.waitForKeys(ctx, opts.KeyWait, opts.Progress)
 	s.cfg.Now = opts.Now
 	v, err := jwt.New(s.cfg)
 	if err != nil {

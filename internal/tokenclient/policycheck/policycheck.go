@@ -31,6 +31,8 @@ type Options struct {
 	KeyWait time.Duration
 	// Now is the instant the token is judged at; nil means time.Now.
 	Now func() time.Time
+	// Progress, when set, hears what a slow step is doing (fetching keys).
+	Progress func(message string)
 }
 
 // Status is a check's outcome.
@@ -327,12 +329,15 @@ func parseSkew(s string) (time.Duration, error) {
 }
 
 // waitForKeys waits until every source has keys or has failed a fetch, and notes failures.
-func (s *spec) waitForKeys(ctx context.Context, wait time.Duration) {
+func (s *spec) waitForKeys(ctx context.Context, wait time.Duration, progress func(string)) {
 	if wait <= 0 {
 		wait = 15 * time.Second
 	}
 	deadline := time.Now().Add(wait)
 	for _, src := range s.sources {
+		if progress != nil && !src.Status().Ready {
+			progress("Fetching signing keys from " + src.URL() + " ...")
+		}
 		for {
 			st := src.Status()
 			if st.Ready {

@@ -229,8 +229,12 @@ func TestEvaluateUnreachableKeys(t *testing.T) {
 	dead.Close()
 	policy := `<policies><inbound><validate-jwt header-name="Authorization"><openid-config url="` + url + `"/></validate-jwt></inbound></policies>`
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var progress []string
 	results, err := policycheck.Evaluate(context.Background(), writePolicy(t, policy), sign(t, key, "k1", map[string]any{"exp": time.Now().Add(time.Hour).Unix()}),
-		policycheck.Options{KeyWait: 5 * time.Second})
+		policycheck.Options{KeyWait: 5 * time.Second, Progress: func(m string) { progress = append(progress, m) }})
+	if len(progress) != 1 || !strings.Contains(progress[0], "Fetching signing keys from "+url) {
+		t.Errorf("progress %q: want one line naming the openid-config", progress)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
