@@ -21,15 +21,17 @@ var errClaims = errors.New("malformed claims")
 // parseClaims decodes a JWT payload strictly: a JSON object in valid UTF-8, member names
 // matched exactly (encoding/json's struct decoding would let "AUD" stand for "aud"), no
 // duplicate names, bounded nesting, and the registered claims of the right JSON types.
-func parseClaims(payload []byte, t *Token) error {
-	if !utf8.Valid(payload) {
+func parseClaims(data []byte, t *Token) error {
+	if !utf8.Valid(data) {
 		return fmt.Errorf("%w: the payload is not valid UTF-8", errClaims)
 	}
+	payload := string(data) // one copy; every unescaped name and value is a substring of it
 	i := skipSpace(payload, 0)
 	if i >= len(payload) || payload[i] != '{' {
 		return fmt.Errorf("%w: the payload is not a JSON object", errClaims)
 	}
 	t.Claims = make(map[string][]string, 24)
+	slab := make([]string, 0, 32) // backing store of the single-valued claims
 	var nulls map[string]bool // null claims have no values but still count as names
 	i = skipSpace(payload, i+1)
 	if i < len(payload) && payload[i] == '}' {
@@ -62,7 +64,7 @@ func parseClaims(payload []byte, t *Token) error {
 			}
 			nulls[name] = true
 		}
-		if err := setClaim(t, name, raw); err != nil {
+		if err := setClaim(t, name, raw, &slab); err != nil {
 			return err
 		}
 		i = skipSpace(payload, end)
@@ -77,14 +79,14 @@ func parseClaims(payload []byte, t *Token) error {
 	}
 }
 
-func trailing(b []byte, i int) error {
+func trailing(b string, i int) error {
 	if skipSpace(b, i) != len(b) {
 		return fmt.Errorf("%w: text follows the payload's JSON object", errClaims)
 	}
 	return nil
 }
 
-func setClaim(t *Token, name string, raw []byte) error {
+func setClaim(t *Token, name, raw string, slab *[]string) error {
 	switch name {
 	case "exp", "nbf", "iat":
 		tm, err := numericDate(raw)
@@ -108,7 +110,7 @@ func setClaim(t *Token, name string, raw []byte) error {
 			return fmt.Errorf("%w: claim %q must be a string", errClaims, name)
 		}
 	}
-	vals, err := claimValues(raw)
+	vals, err := claimValues(raw, slab)
 	if err != nil {
 		return fmt.Errorf("%w: claim %q: %v", errClaims, clip(name), err)
 	}
@@ -135,7 +137,7 @@ func setClaim(t *Token, name string, raw []byte) error {
 }
 
 // allStrings reports whether every element of the (valid) JSON array raw is a string.
-func allStrings(raw []byte) bool {
+func allStrings(raw string) bool {
 	i := skipSpace(raw, 1)
 	for i < len(raw) && raw[i] != ']' {
 		if raw[i] != '"' {
@@ -155,8 +157,7 @@ func allStrings(raw []byte) bool {
 
 // numericDate accepts a JSON number of whole seconds between 0 and the year 9999. A string,
 // a fraction or an exponent is refused: lenient date parsing is how "exp": "never" passes.
-func numericDate(raw []byte) (time.Time, error) {
-	s := string(raw)
+func numericDate(s string) (time.Time, error) {
 	if s == "" || s[0] < '0' || s[0] > '9' {
 		return time.Time{}, fmt.Errorf("must be a non-negative JSON integer, found %s", clip(s))
 	}
@@ -175,7 +176,12 @@ func numericDate(raw []byte) (time.Time, error) {
 // claimValues turns a (valid) claim value into APIM's Jwt.Claims values: strings as they
 // are, arrays as several values, other JSON values in their JSON text. A null claim has no
 // values.
-func claimValues(raw []byte) ([]string, error) {
+func claimValues(raw string, slab *[]string) ([]string, error) {
+	one := func(v string) []string {
+		*slab = append(*slab, v)
+		n := len(*slab)
+		return (*slab)[n-1 : n : n]
+	}
 	switch raw[0] {
 	case 'n':
 		return nil, nil
@@ -184,7 +190,7 @@ func claimValues(raw []byte) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []string{s}, nil
+		return one(s), nil
 	case '[':
 		out := make([]string, 0, 4)
 		i := skipSpace(raw, 1)
@@ -209,16 +215,16 @@ func claimValues(raw []byte) ([]string, error) {
 		}
 		return out, nil
 	case '{':
-		return []string{compact(raw)}, nil
+		return one(compact(raw)), nil
 	default:
-		return []string{string(raw)}, nil
+		return one(raw), nil
 	}
 }
 
-func compact(raw []byte) string {
+func compact(raw string) string {
 	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return string(raw)
+	if json.Compact(&b, []byte(raw)) != nil {
+		return raw
 	}
 	return b.String()
 }

@@ -9,11 +9,12 @@ import (
 )
 
 // A strict, allocation-lean JSON reader for claim sets. encoding/json's Decoder costs as much
-// as the RSA verification it follows; this reads the payload once, in place.
+// as the RSA verification it follows; this reads the payload once, in place: names and values
+// without escapes are substrings of the payload, not copies.
 
 var errSyntax = errors.New("invalid JSON")
 
-func skipSpace(b []byte, i int) int {
+func skipSpace(b string, i int) int {
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\r', '\n':
@@ -27,14 +28,14 @@ func skipSpace(b []byte, i int) int {
 
 // scanString reads the string starting at b[i] == '"' and returns its decoded value and the
 // index after the closing quote.
-func scanString(b []byte, i int) (string, int, error) {
+func scanString(b string, i int) (string, int, error) {
 	i++
 	start := i
 	for i < len(b) {
 		c := b[i]
 		switch {
 		case c == '"':
-			return string(b[start:i]), i + 1, nil
+			return b[start:i], i + 1, nil
 		case c == '\\':
 			return scanEscapedString(b, start)
 		case c < 0x20:
@@ -45,7 +46,7 @@ func scanString(b []byte, i int) (string, int, error) {
 	return "", 0, fmt.Errorf("%w: unterminated string", errSyntax)
 }
 
-func scanEscapedString(b []byte, start int) (string, int, error) {
+func scanEscapedString(b string, start int) (string, int, error) {
 	out := make([]byte, 0, 64)
 	i := start
 	for i < len(b) {
@@ -102,12 +103,13 @@ func scanEscapedString(b []byte, start int) (string, int, error) {
 	return "", 0, fmt.Errorf("%w: unterminated string", errSyntax)
 }
 
-func hex4(b []byte, i int) (rune, bool) {
+func hex4(b string, i int) (rune, bool) {
 	if i+4 > len(b) {
 		return 0, false
 	}
 	var r rune
-	for _, c := range b[i : i+4] {
+	for j := i; j < i+4; j++ {
+		c := b[j]
 		switch {
 		case '0' <= c && c <= '9':
 			c -= '0'
@@ -124,7 +126,7 @@ func hex4(b []byte, i int) (rune, bool) {
 }
 
 // scanNumber checks the JSON number grammar from b[i] and returns the index after it.
-func scanNumber(b []byte, i int) (int, error) {
+func scanNumber(b string, i int) (int, error) {
 	start := i
 	if i < len(b) && b[i] == '-' {
 		i++
@@ -157,14 +159,14 @@ func scanNumber(b []byte, i int) (int, error) {
 			return 0, fmt.Errorf("%w: bad number", errSyntax)
 		}
 	}
-	if _, err := strconv.ParseFloat(string(b[start:i]), 64); err != nil {
-		return 0, fmt.Errorf("number %s is out of range", clip(string(b[start:i])))
+	if _, err := strconv.ParseFloat(b[start:i], 64); err != nil {
+		return 0, fmt.Errorf("number %s is out of range", clip(b[start:i]))
 	}
 	return i, nil
 }
 
 // skipValue validates the value at b[i] (nesting at most maxDepth) and returns its end.
-func skipValue(b []byte, i, depth int) (int, error) {
+func skipValue(b string, i, depth int) (int, error) {
 	if depth > maxClaimsDepth {
 		return 0, fmt.Errorf("%w: nested deeper than %d levels", errClaims, maxClaimsDepth)
 	}
@@ -223,8 +225,8 @@ func skipValue(b []byte, i, depth int) (int, error) {
 	}
 }
 
-func literal(b []byte, i int, lit string) (int, error) {
-	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+func literal(b string, i int, lit string) (int, error) {
+	if len(b)-i >= len(lit) && b[i:i+len(lit)] == lit {
 		return i + len(lit), nil
 	}
 	return 0, fmt.Errorf("%w: unexpected character", errSyntax)
