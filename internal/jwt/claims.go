@@ -32,7 +32,7 @@ func parseClaims(data []byte, t *Token) error {
 	}
 	t.Claims = make(map[string][]string, 24)
 	slab := make([]string, 0, 32) // backing store of the single-valued claims
-	var nulls map[string]bool // null claims have no values but still count as names
+	var nulls map[string]bool     // null claims have no values but still count as names
 	i = skipSpace(payload, i+1)
 	if i < len(payload) && payload[i] == '}' {
 		return trailing(payload, i+1)
