@@ -288,7 +288,7 @@ func (s *Server) signInUser(ctx context.Context, tid, username, password string)
 	user, err := s.store.UserByName(ctx, tid, username)
 	if errors.Is(err, directory.ErrNotFound) {
 		s.throttle.fail(key)
-		return nil, errUnknownUser(username, tid)
+		return nil, errUnknownUser(tid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find user: %w", err)

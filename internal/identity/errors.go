@@ -121,7 +121,7 @@ func errBadCredentials() *Error {
 		"Error validating credentials due to invalid username or password.")
 }
 
-func errUnknownUser(upn, tenant string) *Error {
+func errUnknownUser(tenant string) *Error {
 	return newError(50034, "invalid_grant", 400,
 		"The user account {EUII Hidden} does not exist in the %s directory. To sign into this application, the account must be added to the directory.", tenant)
 }
@@ -360,6 +360,9 @@ func (s *Server) errorDocument(r *http.Request, e *Error) errorBody {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := s.protocolError(r, err)
 	body := s.errorDocument(r, e)
+	// The path, code and trace ID let an operator find the request; parameters (secrets,
+	// codes, tokens) are never logged.
+	s.log.Info("identity: request refused", "path", r.URL.Path, "code", e.Code, "error", e.OAuth, "trace_id", body.TraceID, "correlation_id", body.CorrelationID)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store, no-cache")

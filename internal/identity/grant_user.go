@@ -236,7 +236,7 @@ func (s *Server) grantRefreshToken(r *http.Request, req *tokenRequest) (*issuedT
 func (s *Server) issueUserTokens(ctx context.Context, req *tokenRequest, c *client, g userGrant, scope, family string, idIn idTokenInput, consume func() error) (*issuedTokens, error) {
 	user, err := s.store.User(ctx, c.tenantID, g.UserID)
 	if errors.Is(err, directory.ErrNotFound) {
-		return nil, errUnknownUser("", c.tenantID)
+		return nil, errUnknownUser(c.tenantID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read user: %w", err)
