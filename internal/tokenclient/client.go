@@ -69,8 +69,8 @@ func (c *Client) httpClient() *http.Client {
 	return &http.Client{Timeout: DefaultTimeout, CheckRedirect: refuseRedirect}
 }
 
-// targetParams sets scope (v2) or resource (v1). offline adds the OpenID scopes a user sign-in
-// asks for.
+// targetParams sets scope (v2) or resource (v1); for a user sign-in (user) it adds the OpenID
+// scopes.
 func (c *Client) targetParams(form url.Values, t Target, user bool) error {
 	scopes := t.Scopes
 	if c.Endpoints.Version == 1 {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -82,11 +81,11 @@ func (c *Client) Login(ctx context.Context, t Target, opts LoginOptions) (*Token
 		Handler:           callbackHandler(redirect.Path, state, results),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown below
+	go func() { _ = srv.Serve(ln) }() // ends with Shutdown below
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		srv.Shutdown(sctx) //nolint:errcheck
+		_ = srv.Shutdown(sctx)
 	}()
 
 	if err := opts.Open(authorizeURL); err != nil {
@@ -193,6 +192,6 @@ func writePage(w http.ResponseWriter, status int, title, text string) {
 // within RFC 7636's 43-128).
 func randomToken() string {
 	b := make([]byte, 32)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails (Go 1.24+)
-	return strings.TrimRight(base64.RawURLEncoding.EncodeToString(b), "=")
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -162,7 +162,7 @@ func writeError(w http.ResponseWriter, status int, code string, aadsts int, text
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(body) //nolint:errcheck
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func isV1(r *http.Request) bool { return !strings.Contains(r.URL.Path, "/v2.0/") }
@@ -231,8 +231,7 @@ func (a *Authority) token(w http.ResponseWriter, r *http.Request) {
 // "2" certificate).
 func (a *Authority) authenticate(w http.ResponseWriter, r *http.Request, clientID string) (string, bool) {
 	secret := r.PostForm.Get("client_secret")
-	if id, s, ok := r.BasicAuth(); ok {
-		_ = id
+	if _, s, ok := r.BasicAuth(); ok {
 		secret, _ = url.QueryUnescape(s)
 	}
 	assertion := r.PostForm.Get("client_assertion")
@@ -389,7 +388,7 @@ func (a *Authority) issue(w http.ResponseWriter, r *http.Request, clientID, acr,
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store, no-cache")
-	json.NewEncoder(w).Encode(body) //nolint:errcheck
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func (a *Authority) sign(claims map[string]any) string {
@@ -406,6 +405,6 @@ func (a *Authority) sign(claims map[string]any) string {
 
 func randomString() string {
 	b := make([]byte, 16)
-	rand.Read(b) //nolint:errcheck
+	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -49,7 +49,7 @@ func (a *Authority) deviceCode(w http.ResponseWriter, r *http.Request) {
 		body = map[string]any{"user_code": UserCode, "device_code": dc, "verification_uri": verify, "expires_in": 900, "interval": interval, "message": msg}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	json.NewEncoder(w).Encode(body) //nolint:errcheck
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func (a *Authority) pollDevice(w http.ResponseWriter, r *http.Request, clientID, acr string) {
