@@ -160,6 +160,7 @@ type interpNode struct {
 	lit    string
 	x      node
 	format string
+	align  int
 }
 
 // statements

@@ -1,7 +1,6 @@
 package expr
 
 import (
-	"errors"
 	"strings"
 )
 
@@ -1068,6 +1067,7 @@ func (c *compiler) interp(x *interpExpr) (cx, error) {
 		lit    string
 		fn     evalFn
 		format string
+		align  int
 	}
 	var parts []part
 	allConst := true
@@ -1083,12 +1083,12 @@ func (c *compiler) interp(x *interpExpr) (cx, error) {
 		if v.konst {
 			s, err := formatValue(v.val, p.format)
 			if err == nil {
-				parts = append(parts, part{lit: s})
+				parts = append(parts, part{lit: alignText(s, p.align)})
 				continue
 			}
 		}
 		allConst = false
-		parts = append(parts, part{fn: v.fn, format: p.format})
+		parts = append(parts, part{fn: v.fn, format: p.format, align: p.align})
 	}
 	if allConst {
 		var b strings.Builder
@@ -1112,6 +1112,7 @@ func (c *compiler) interp(x *interpExpr) (cx, error) {
 			if err != nil {
 				return nil, err
 			}
+			s = alignText(s, p.align)
 			if err := e.charge(len(s)); err != nil {
 				return nil, err
 			}
@@ -1119,6 +1120,19 @@ func (c *compiler) interp(x *interpExpr) (cx, error) {
 		}
 		return b.String(), nil
 	}, t: c.r.str}, nil
+}
+
+// alignText pads s to width characters: right-aligned when width is positive, left-aligned
+// when negative, as .NET's composite formatting does.
+func alignText(s string, width int) string {
+	n := utf16Len(s)
+	switch {
+	case width > n:
+		return strings.Repeat(" ", width-n) + s
+	case -width > n:
+		return s + strings.Repeat(" ", -width-n)
+	}
+	return s
 }
 
 func (c *compiler) assign(x *assignExpr) (cx, error) {
@@ -1342,5 +1356,3 @@ func (c *compiler) lookupType(tr *typeRef) (*typeInfo, error) {
 	}
 	return nil, errAt(tr.off, "%s is not available in policy expressions", tr.String())
 }
-
-var errNotAllPaths = errors.New("not all code paths return a value")

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -184,6 +183,10 @@ func (x *Expression) Eval(ctx *policy.Context) (v any, err error) {
 func (x *Expression) String() string {
 	return "policy expression at " + x.pos.String()
 }
+
+// Text converts an expression result to text as .NET's ToString does in the invariant
+// culture: doubles, DateTime, arrays and JSON tokens print as they do in APIM.
+func Text(v any) string { return toStr(v) }
 
 // IsConstant reports whether the expression's value was computed at load.
 func (x *Expression) IsConstant() bool { return x.konst }
@@ -431,13 +434,4 @@ func (c *compiler) newObj(x *newExpr) (cx, error) {
 		}
 		return obj, nil
 	}, t: t}, nil
-}
-
-// describe shortens a source excerpt for messages.
-func describe(src string) string {
-	src = strings.Join(strings.Fields(src), " ")
-	if len(src) > 60 {
-		return src[:57] + "..."
-	}
-	return src
 }

@@ -240,6 +240,13 @@ func TestEvaluate(t *testing.T) {
 		{"compound assignment", `@{ var s = "a"; s += "b"; s += 1; var n = 5; n -= 2; n *= 3; return s + n; }`, "ab19"},
 		{"web utility", `@(System.Net.WebUtility.UrlEncode("a b&c") + System.Net.WebUtility.UrlDecode("x+y%21"))`, "a+b%26cx y!"},
 		{"datetime parse", `@(DateTime.Parse("2024-01-02T03:04:05Z").ToString("yyyy-MM-dd HH:mm:ss"))`, "2024-01-02 03:04:05"},
+		{"interpolation alignment", `@($"[{"ab",4}][{"ab",-4}][{7,3:D2}]")`, "[  ab][ab  ][ 07]"},
+		{"format alignment", `@(string.Format("[{0,5}]", 42))`, "[   42]"},
+		{"json null is a value", `@(JObject.Parse("{\"a\":null}")["a"] != null && (string)JObject.Parse("{\"a\":null}")["a"] == null && JObject.Parse("{}")["a"] == null)`, "True"},
+		{"unicode substring", `@("héllo wörld".Substring(7, 4) + "😀x".Length)`, "örld3"},
+		{"date formats", `@(((DateTime)context.Variables["now"]).ToString("R") + "|" + ((DateTime)context.Variables["now"]).ToString("s") + "|" + ((DateTime)context.Variables["now"]).ToString("dddd, MMM d yyyy h:mm tt"))`, "Wed, 25 Nov 2026 20:30:05 GMT|2026-11-25T20:30:05|Wednesday, Nov 25 2026 8:30 PM"},
+		{"datetime default print", `@(((DateTime)context.Variables["now"]).ToString())`, "11/25/2026 20:30:05"},
+		{"timespan print", `@((((DateTime)context.Variables["now"]).AddMinutes(90) - (DateTime)context.Variables["now"]).ToString())`, "01:30:00"},
 		{"shifts", `@((1 << 4) + (256 >> 2) + new List<List<string>>().Count)`, "80"},
 		{"random bounded", `@(new Random(7).Next(1, 3) >= 1)`, "True"},
 	}

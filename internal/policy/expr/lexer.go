@@ -37,6 +37,7 @@ type interpPart struct {
 	src    string
 	off    int
 	format string
+	align  int
 }
 
 // syntaxError is a load error at a byte offset of the source; Compile turns it into a
@@ -434,17 +435,25 @@ func lexInterp(src string, q, base int, verbatim bool) ([]interpPart, int, error
 				continue
 			}
 			flush()
-			end, colon, err := holeEnd(src, j+1, base)
+			end, colon, comma, err := holeEnd(src, j+1, base)
 			if err != nil {
 				return nil, 0, err
 			}
 			p := interpPart{hole: true, off: base + j + 1}
+			exprEnd := end
 			if colon >= 0 {
-				p.src = src[j+1 : colon]
 				p.format = src[colon+1 : end]
-			} else {
-				p.src = src[j+1 : end]
+				exprEnd = colon
 			}
+			if comma >= 0 && comma < exprEnd {
+				n, err := strconv.Atoi(strings.TrimSpace(src[comma+1 : exprEnd]))
+				if err != nil || n > 1<<16 || n < -(1<<16) {
+					return nil, 0, errAt(base+comma, "the alignment of an interpolation hole must be a number")
+				}
+				p.align = n
+				exprEnd = comma
+			}
+			p.src = src[j+1 : exprEnd]
 			if strings.TrimSpace(p.src) == "" {
 				return nil, 0, errAt(base+j, "empty hole in interpolated string")
 			}
@@ -465,10 +474,11 @@ func lexInterp(src string, q, base int, verbatim bool) ([]interpPart, int, error
 }
 
 // holeEnd finds the '}' closing a hole that starts at i, skipping nested brackets and
-// literals, and the position of a top-level ':' that starts a format (or -1).
-func holeEnd(src string, i, base int) (end, colon int, err error) {
+// literals, and the positions of a top-level ':' that starts a format and of a top-level ','
+// that starts an alignment (or -1).
+func holeEnd(src string, i, base int) (end, colon, comma int, err error) {
 	depth := 0
-	colon = -1
+	colon, comma = -1, -1
 	j := i
 	for j < len(src) {
 		c := src[j]
@@ -479,26 +489,30 @@ func holeEnd(src string, i, base int) (end, colon int, err error) {
 			depth--
 		case '}':
 			if depth == 0 {
-				return j, colon, nil
+				return j, colon, comma, nil
 			}
 			depth--
 		case ':':
 			if depth == 0 && colon < 0 {
 				colon = j
 			}
+		case ',':
+			if depth == 0 && colon < 0 && comma < 0 {
+				comma = j
+			}
 		case '?':
 			// "a ? b : c" needs parentheses in a hole; "?." and "??" are not formats
 		case '"':
 			_, n, err := lexString(src, j, base)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			j = n
 			continue
 		case '\'':
 			_, n, err := lexChar(src, j, base)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			j = n
 			continue
@@ -519,7 +533,7 @@ func holeEnd(src string, i, base int) (end, colon int, err error) {
 					_, n, err = lexVerbatim(src, k, base)
 				}
 				if err != nil {
-					return 0, 0, err
+					return 0, 0, 0, err
 				}
 				j = n
 				continue
@@ -527,5 +541,5 @@ func holeEnd(src string, i, base int) (end, colon int, err error) {
 		}
 		j++
 	}
-	return 0, 0, errAt(base+i-1, "hole in interpolated string is not closed")
+	return 0, 0, 0, errAt(base+i-1, "hole in interpolated string is not closed")
 }

@@ -1144,12 +1144,10 @@ func dotnetFormat(f string, args []any) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			if align > 0 && len(s) < align && align < 1<<16 {
-				s = strings.Repeat(" ", align-len(s)) + s
-			} else if align < 0 && len(s) < -align && -align < 1<<16 {
-				s += strings.Repeat(" ", -align-len(s))
+			if align > 1<<16 || align < -(1<<16) {
+				return "", throw("FormatException", "the alignment is too large")
 			}
-			b.WriteString(s)
+			b.WriteString(alignText(s, align))
 			continue
 		}
 		if c == '}' {

@@ -1044,8 +1044,7 @@ func (ps *parser) parsePrimary() (node, error) {
 			if err != nil {
 				return nil, err
 			}
-			format := p.format
-			ie.parts = append(ie.parts, interpNode{x: x, format: format})
+			ie.parts = append(ie.parts, interpNode{x: x, format: p.format, align: p.align})
 		}
 		return ie, nil
 	case tPunct:

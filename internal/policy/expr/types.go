@@ -116,10 +116,9 @@ type registry struct {
 	jwt, claims, basic                                                         *typeInfo
 	context, request, response, url, headers, query, body, variables           *typeInfo
 	lastError, api, operation, deployment, subscription, user, product, params *typeInfo
-	jobject, jarray, jtoken, jproperty, jtokenType                             *typeInfo
+	jobject, jarray, jtoken, jproperty                                         *typeInfo
 	bytes, strings, array, list, dict, kv, match, group, groups, uri, random   *typeInfo
-	hash, encoding, cert, lambda, stringComparison, splitOptions, formatting   *typeInfo
-	regex, xnone                                                               *typeInfo
+	hash, encoding, cert, lambda, stringComparison, regex                      *typeInfo
 }
 
 // The registry is built once, on first use, and never changes afterwards.
