@@ -4,13 +4,19 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -421,5 +427,75 @@ func TestDecodeToken(t *testing.T) {
 			t.Errorf("decodeToken(%q) accepted garbage", bad)
 		}
 	}
-	_ = big.NewInt
+}
+
+func TestClientCertificate(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(0xABCDEF),
+		Subject:      pkix.Name{CommonName: "client-app"},
+		NotBefore:    time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:     time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum(der)
+	ctx := testContext(t)
+	ctx.Request.Certificate = der
+	tests := []struct{ src, want string }{
+		{`@(context.Request.Certificate.Thumbprint)`, strings.ToUpper(hex.EncodeToString(sum[:]))},
+		{`@(context.Request.Certificate.Subject)`, "CN=client-app"},
+		{`@(context.Request.Certificate.SerialNumber)`, "ABCDEF"},
+		{`@(context.Request.Certificate.NotAfter.Year)`, "2027"},
+		{`@(context.Request.Certificate.VerifyNoRevocation())`, "False"},
+	}
+	for _, tt := range tests {
+		got, err := mustCompile(t, tt.src).Eval(ctx)
+		if err != nil || policy.ToString(got) != tt.want {
+			t.Errorf("%s = %v, %v; want %s", tt.src, got, err, tt.want)
+		}
+	}
+	ctx.Request.Certificate = nil
+	got, err := mustCompile(t, `@(context.Request.Certificate == null)`).Eval(ctx)
+	if err != nil || got != true {
+		t.Errorf("no certificate: %v, %v", got, err)
+	}
+}
+
+// One compiled expression serves every request at once.
+func TestConcurrentEvaluation(t *testing.T) {
+	x := mustCompile(t, `@{ var j = context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt(); var n = 0; foreach (var r in j.Claims["roles"]) { n++; } return j.Subject + n; }`)
+	subjects := []string{"a", "b", "c", "d"}
+	var ctxs []*policy.Context
+	for _, s := range subjects {
+		ctx := testContext(t)
+		ctx.Request.Header.Set("Authorization", "Bearer "+signedToken(t, map[string]any{"sub": s, "roles": []string{"x", "y"}}))
+		ctxs = append(ctxs, ctx)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				k := (g + i) % len(ctxs)
+				v, err := x.Eval(ctxs[k])
+				if err != nil || v != subjects[k]+"2" {
+					errs <- fmt.Errorf("request %d: %v, %v", k, v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -15,9 +15,9 @@ func (r *registry) buildCollections() {
 	}
 	r.bytes = mk("Byte[]")
 	r.strings = mk("String[]")
-	r.array = mk("Object[]", "Array", "System.Array", "IEnumerable", "IEnumerable`1", "ICollection`1", "IReadOnlyList`1",
-		"IReadOnlyCollection`1", "IList`1", "IEnumerable<T>")
-	r.list = mk("List`1", "System.Collections.Generic.List`1")
+	r.array = mk("Object[]", "Array", "System.Array", "IEnumerable", "IEnumerable`1", "IReadOnlyList`1",
+		"IReadOnlyCollection`1")
+	r.list = mk("List`1", "System.Collections.Generic.List`1", "IList`1", "ICollection`1")
 	r.dict = mk("Dictionary`2", "IDictionary`2", "IReadOnlyDictionary`2", "SortedDictionary`2")
 	r.kv = mk("KeyValuePair`2")
 	r.types["HashSet`1"] = r.list
