@@ -78,14 +78,14 @@ func TestCacheNotSharedAcrossConfigurations(t *testing.T) {
 func TestCacheDropsEntriesWhenSourceKeysChange(t *testing.T) {
 	k := testKeys()
 	src := &fakeSource{}
-	src.set.Store(&keys.Set{Generation: 1, Keys: []jose.Key{pubKey("k1", k.rsa)}, FetchedAt: testNow})
+	src.set.Store(&keys.Set{Issuer: testIssuer, Generation: 1, Keys: []jose.Key{pubKey("k1", k.rsa)}, FetchedAt: testNow})
 	v := mustValidator(t, Config{KeySources: []KeySource{src}, Cache: NewCache(0)})
 	raw := token(t, k.rsa, "k1", claims(nil))
 	if _, err := v.Validate(raw); err != nil {
 		t.Fatal(err)
 	}
 	// The identity provider replaces the key under the same kid.
-	src.set.Store(&keys.Set{Generation: 2, Keys: []jose.Key{pubKey("k1", k.rsa2)}, FetchedAt: testNow})
+	src.set.Store(&keys.Set{Issuer: testIssuer, Generation: 2, Keys: []jose.Key{pubKey("k1", k.rsa2)}, FetchedAt: testNow})
 	_, err := v.Validate(raw)
 	if f := failureOf(t, err); f.Reason != TokenSignatureInvalid {
 		t.Fatalf("token verified by a withdrawn key still accepted: %v", err)
@@ -115,8 +115,8 @@ func TestCacheIsBounded(t *testing.T) {
 func TestUnknownKidRefetchesSource(t *testing.T) {
 	k := testKeys()
 	src := &fakeSource{}
-	src.set.Store(&keys.Set{Generation: 1, Keys: []jose.Key{pubKey("old", k.rsa2)}, FetchedAt: testNow})
-	src.next = &keys.Set{Generation: 2, Keys: []jose.Key{pubKey("old", k.rsa2), pubKey("new", k.rsa)}, FetchedAt: testNow}
+	src.set.Store(&keys.Set{Issuer: testIssuer, Generation: 1, Keys: []jose.Key{pubKey("old", k.rsa2)}, FetchedAt: testNow})
+	src.next = &keys.Set{Issuer: testIssuer, Generation: 2, Keys: []jose.Key{pubKey("old", k.rsa2), pubKey("new", k.rsa)}, FetchedAt: testNow}
 	v := mustValidator(t, Config{KeySources: []KeySource{src}})
 	if _, err := v.Validate(token(t, k.rsa, "new", claims(nil))); err != nil {
 		t.Fatalf("rotated key not picked up: %v", err)
@@ -128,5 +128,22 @@ func TestUnknownKidRefetchesSource(t *testing.T) {
 	var f *Failure
 	if !errors.As(err, &f) || f.Reason != TokenSignatureKeyNotFound {
 		t.Fatalf("unknown kid: %v", err)
+	}
+}
+
+// TestIssuerCheckedWhileSourceHasNoKeys: a policy with openid-config enforces the discovery
+// issuer; when that source has no keys (stale), tokens verified by a static key are not let
+// through with an unchecked issuer.
+func TestIssuerCheckedWhileSourceHasNoKeys(t *testing.T) {
+	k := testKeys()
+	src := &fakeSource{}
+	v := mustValidator(t, Config{SigningKeys: []jose.Key{pubKey("static", k.rsa)}, KeySources: []KeySource{src}})
+	_, err := v.Validate(token(t, k.rsa, "static", claims(map[string]any{"iss": "https://anyone.example/"})))
+	if f := failureOf(t, err); f.Reason != TokenIssuerNotAllowed {
+		t.Fatalf("got %v", err)
+	}
+	src.set.Store(&keys.Set{Issuer: "https://anyone.example/", Generation: 1})
+	if _, err := v.Validate(token(t, k.rsa, "static", claims(map[string]any{"iss": "https://anyone.example/"}))); err != nil {
+		t.Fatalf("with the source's issuer known: %v", err)
 	}
 }

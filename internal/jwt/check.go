@@ -46,13 +46,16 @@ func (v *Validator) checkIssuer(t *Token, keyIssuer string, c *Checks) *Failure 
 	tid := t.claim("tid")
 	if ok, checked := v.issuerAccepted(t.Issuer, tid, c); checked && !ok {
 		accepted := append([]string(nil), c.Issuers...)
+		unknown := ""
 		for _, src := range v.cfg.KeySources {
 			if s := src.Current(); s != nil && s.Issuer != "" {
 				accepted = append(accepted, s.Issuer)
+			} else {
+				unknown = " (an openid-config source has no keys at the moment, so its issuer is unknown)"
 			}
 		}
 		return &Failure{Reason: TokenIssuerNotAllowed, Message: TokenIssuerNotAllowed.Message(),
-			Detail: fmt.Sprintf("expected iss to be one of %s, found %q%s", quoteList(accepted), clip(t.Issuer), issuerHint(t, accepted))}
+			Detail: fmt.Sprintf("expected iss to be one of %s%s, found %q%s", quoteList(accepted), unknown, clip(t.Issuer), issuerHint(t, accepted))}
 	}
 	// Entra's JWKS names an issuer per key; a key with a concrete issuer (e.g. the Microsoft
 	// account tenant's) may only sign that tenant's tokens.
@@ -71,13 +74,12 @@ func (v *Validator) issuerAccepted(iss, tid string, c *Checks) (ok, checked bool
 			return true, true
 		}
 	}
-	checked = len(c.Issuers) > 0
+	// A key source always makes the issuer checked: when its keys (and so its discovery
+	// issuer) are unavailable, nothing from it matches, which fails closed.
+	checked = len(c.Issuers) > 0 || len(v.cfg.KeySources) > 0
 	for _, src := range v.cfg.KeySources {
-		if s := src.Current(); s != nil && s.Issuer != "" {
-			checked = true
-			if issuerMatches(s.Issuer, iss, tid) {
-				return true, true
-			}
+		if s := src.Current(); s != nil && s.Issuer != "" && issuerMatches(s.Issuer, iss, tid) {
+			return true, true
 		}
 	}
 	return false, checked
