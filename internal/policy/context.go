@@ -31,6 +31,26 @@ type Context struct {
 	// Backend sends Request to Request.URL and fills Response (forward-request). Set by the
 	// gateway; a pipeline run without it fails forward-request with BackendConnectionFailure.
 	Backend Backend
+
+	// BackendCertificate is the client certificate the backend call of this request presents
+	// (authentication-certificate); nil: none. The gateway's Backend must honour it.
+	BackendCertificate *Certificate
+
+	// completions run once the response is final (see OnComplete).
+	completions []func(*Context)
+}
+
+// OnComplete registers f to run when the pipeline has finished and ctx.Response is final:
+// APIM counts a rate limit's increment-condition and a quota's bandwidth then.
+func (c *Context) OnComplete(f func(*Context)) { c.completions = append(c.completions, f) }
+
+// complete runs the OnComplete functions once, in the order registered.
+func (c *Context) complete() {
+	fs := c.completions
+	c.completions = nil
+	for _, f := range fs {
+		f(c)
+	}
 }
 
 // Elapsed is context.Elapsed: the time since the gateway received the request.

@@ -26,6 +26,7 @@ const internalErrorMessage = "Internal server error"
 // it when the pipeline neither forwarded nor answered). The error returned is the failure
 // that sent the request through on-error, for the operator's log; nil otherwise.
 func (p *Pipeline) Run(ctx *Context) error {
+	defer ctx.complete()
 	var err error
 	for s := range numSections - 1 {
 		if err = runSteps(ctx, p.sections[s]); err != nil {
