@@ -129,7 +129,7 @@ type applicationInput struct {
 }
 
 type apiInput struct {
-	RequestedAccessTokenVersion *int                   `json:"requestedAccessTokenVersion"`
+	RequestedAccessTokenVersion json.RawMessage        `json:"requestedAccessTokenVersion"`
 	OAuth2PermissionScopes      *[]permissionScopeJSON `json:"oauth2PermissionScopes"`
 	AcceptMappedClaims          json.RawMessage        `json:"acceptMappedClaims"`
 	KnownClientApplications     json.RawMessage        `json:"knownClientApplications"`
@@ -210,8 +210,16 @@ func (in *applicationInput) apply(app *directory.Application, creating bool) err
 			unsupported("api.preAuthorizedApplications", in.API.PreAuthorizedApplications)); err != nil {
 			return firstError(err)
 		}
-		if v := in.API.RequestedAccessTokenVersion; v != nil {
-			app.AccessTokenVersion = *v
+		if raw := in.API.RequestedAccessTokenVersion; len(raw) > 0 {
+			// null is Graph's way back to the default (v1.0 tokens).
+			var v *int
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return badRequest("Property 'api.requestedAccessTokenVersion' must be 1, 2 or null.")
+			}
+			app.AccessTokenVersion = 0
+			if v != nil {
+				app.AccessTokenVersion = *v
+			}
 		}
 		if in.API.OAuth2PermissionScopes != nil {
 			scopes, err := scopesIn(*in.API.OAuth2PermissionScopes, app.Scopes)

@@ -430,6 +430,13 @@ func TestApplicationErrors(t *testing.T) {
 	// Empty values of unsupported properties are accepted (what a GET shows can be sent back).
 	e.call("PATCH", "/v1.0/applications/"+backend.ID, map[string]any{"optionalClaims": nil, "tags": []any{}, "description": nil,
 		"web": map[string]any{"homePageUrl": nil, "implicitGrantSettings": map[string]any{"enableIdTokenIssuance": false}}}).must(t, 204)
+	// null takes the token version back to Graph's default (v1.0 tokens).
+	e.call("PATCH", "/v1.0/applications/"+backend.ID, map[string]any{"api": map[string]any{"requestedAccessTokenVersion": nil}}).must(t, 204)
+	if got, _ := e.store.Application(context.Background(), tenantID, backend.ID); got.AccessTokenVersion != 0 {
+		t.Fatalf("requestedAccessTokenVersion null stored as %d", got.AccessTokenVersion)
+	}
+	e.call("PATCH", "/v1.0/applications/"+backend.ID, map[string]any{"api": map[string]any{"requestedAccessTokenVersion": "2"}}).
+		graphError(t, 400, "Request_BadRequest")
 	top := e.call("GET", "/v1.0/applications?$top=1&$select=appId", nil).must(t, 200)
 	if len(top.list(t)) != 1 {
 		t.Fatal("$top=1 returned more than one")

@@ -218,3 +218,63 @@ func TestHelperWriter(t *testing.T) {
 		fmt.Fprintf(os.Stdout, "ack %d\n", i)
 	}
 }
+
+// benchStore is a store with one tenant and one application, the reads a token request does.
+func benchStore(b *testing.B) (*Store, *directory.Application) {
+	b.Helper()
+	s, err := Open(filepath.Join(b.TempDir(), FileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	app := &directory.Application{ID: "e1000000-0000-4000-8000-000000000001", TenantID: writerTenant, AppID: "6c1f0d2a-0000-4000-8000-0000000000b1",
+		DisplayName: "backend-app", IdentifierURIs: []string{"api://backend"},
+		Scopes:    []directory.Scope{{ID: "a1000000-0000-4000-8000-000000000001", Value: "Files.Read", Type: "Admin", Enabled: true}},
+		Passwords: []directory.PasswordCredential{{KeyID: "c1000000-0000-4000-8000-000000000001", Hash: directory.HashSecret("s")}}}
+	err = s.Update(ctx, func(tx directory.Writer) error {
+		return errors.Join(tx.PutTenant(ctx, &directory.Tenant{ID: writerTenant, Domains: []string{"contoso.example"}}), tx.PutApplication(ctx, app))
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, app
+}
+
+func BenchmarkApplicationByAppID(b *testing.B) {
+	s, app := benchStore(b)
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.ApplicationByAppID(ctx, writerTenant, app.AppID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkTenantByDomain(b *testing.B) {
+	s, _ := benchStore(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.Tenant(ctx, "Contoso.Example"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPutGrant is one durable write transaction (an authorization code or refresh token).
+func BenchmarkPutGrant(b *testing.B) {
+	s, _ := benchStore(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		i++
+		err := s.Update(ctx, func(tx directory.Writer) error {
+			return tx.PutGrant(ctx, &directory.GrantRecord{Kind: "refresh", Key: strconv.Itoa(i), Family: "f", Expires: time.Now().Add(time.Hour)})
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
