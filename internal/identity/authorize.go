@@ -231,8 +231,13 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	// Consent must exist before a code is issued (Portcullis has no consent prompt: admin
-	// consent is given through the management API).
+	s.completeSignIn(w, r, req, user)
+}
+
+// completeSignIn issues the code for a signed-in user once consent exists: admin consent, or
+// the user's own consent to user-consentable scopes, asked for on the consent page.
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest, user *directory.User) {
+	ctx := r.Context()
 	q, _ := parseScopes(req.get("scope"))
 	if res := firstNonEmpty(q.resource, req.get("resource")); res != "" {
 		rs, err := s.findResource(ctx, req.client.tenantID, res)
@@ -242,6 +247,12 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 				perms = []string{".default"}
 			}
 			_, err = s.delegatedScopes(ctx, req.client, rs, user.ID, perms)
+			if errors.Is(err, &Error{Code: 65001}) {
+				if missing := s.userConsentable(ctx, req.client, rs, user.ID, perms); missing != nil {
+					s.askConsent(w, r, req, user, rs, missing)
+					return
+				}
+			}
 		}
 		if err != nil {
 			s.redirectError(w, r, req, err)
@@ -250,7 +261,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	code := randomToken()
 	g := userGrant{
-		Version: version, TenantID: req.client.tenantID, ClientID: req.client.app.AppID, UserID: user.ID,
+		Version: req.version, TenantID: req.client.tenantID, ClientID: req.client.app.AppID, UserID: user.ID,
 		Scope: req.get("scope"), Resource: req.get("resource"), AuthTime: s.now().Unix(),
 		RedirectURI: req.get("redirect_uri"), Nonce: req.get("nonce"),
 		Challenge: req.get("code_challenge"), Method: req.get("code_challenge_method"), PublicRequest: req.public,
@@ -269,7 +280,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	if st := req.get("state"); st != "" {
 		params["state"] = st
 	}
-	if version == 1 {
+	if req.version == 1 {
 		params["session_state"] = uuid.NewString()
 	}
 	s.respondToClient(w, r, req, params)

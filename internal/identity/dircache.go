@@ -97,3 +97,11 @@ func (c *directoryCache) PermissionGrants(ctx context.Context, tid, clientID, re
 }
 
 func isNotFound(err error) bool { return errors.Is(err, directory.ErrNotFound) }
+
+// forgetGrants drops the cached grants of a client on a resource, so consent given a moment
+// ago is seen by the code redemption that follows.
+func (c *directoryCache) forgetGrants(tid, clientID, resourceID string) {
+	c.mu.Lock()
+	delete(c.entries, cacheKey{kind: "grants", a: tid, b: clientID, c: resourceID})
+	c.mu.Unlock()
+}

@@ -208,7 +208,10 @@ func (f *fixture) seed() {
 			tx.PutApplication(ctx, &directory.Application{
 				ID: "a0000000-0000-4000-8000-0000000000a1", TenantID: tenantID, AppID: legacyAppID, DisplayName: "legacy-api",
 				IdentifierURIs: []string{legacyURI},
-				Scopes:         []directory.Scope{{ID: "7b000000-0000-4000-8000-000000000001", Value: "user_impersonation", Type: "User", Enabled: true}},
+				Scopes: []directory.Scope{
+					{ID: "7b000000-0000-4000-8000-000000000001", Value: "user_impersonation", Type: "User", UserConsentDisplayName: "Use the legacy API as you", Enabled: true},
+					{ID: "7b000000-0000-4000-8000-000000000003", Value: "Legacy.Admin", Type: "Admin", Enabled: true},
+				},
 				AppRoles:       []directory.AppRole{{ID: "7b000000-0000-4000-8000-000000000002", Value: "Legacy.Read", AllowedMemberTypes: []string{"Application"}, Enabled: true}},
 			}),
 			tx.PutServicePrincipal(ctx, &directory.ServicePrincipal{ID: legacySPID, TenantID: tenantID, AppID: legacyAppID, DisplayName: "legacy-api", AccountEnabled: true}),

@@ -19,6 +19,11 @@ type page struct {
 	Hidden  map[string]string // hidden fields (the request being completed, the CSRF token)
 	Fields  []field           // visible inputs
 	Submit  string
+	Buttons []button // several submit buttons instead of Submit
+}
+
+type button struct {
+	Name, Value, Label string
 }
 
 type field struct {
@@ -42,7 +47,8 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">
 {{end}}{{range .Fields}}<label for="{{.Name}}">{{.Label}}</label>
 <input id="{{.Name}}" name="{{.Name}}" type="{{.Type}}" value="{{.Value}}"{{if .Autocomplete}} autocomplete="{{.Autocomplete}}"{{end}} required>
-{{end}}<button type="submit">{{.Submit}}</button>
+{{end}}{{if .Buttons}}{{range .Buttons}}<button type="submit" name="{{.Name}}" value="{{.Value}}">{{.Label}}</button>
+{{end}}{{else}}<button type="submit">{{.Submit}}</button>{{end}}
 </form>{{end}}
 </main>
 </body>

@@ -136,6 +136,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /{tenant}/oauth2/authorize", s.handleAuthorize(1))
 	m.HandleFunc("POST /{tenant}/oauth2/authorize", s.handleAuthorize(1))
 	m.HandleFunc("POST /{tenant}/login", s.handleSignIn)
+	m.HandleFunc("POST /{tenant}/consent", s.handleConsent)
 	m.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", s.handleDeviceCode(2))
 	m.HandleFunc("POST /{tenant}/oauth2/devicecode", s.handleDeviceCode(1))
 	m.HandleFunc("GET /devicelogin", s.handleDeviceLoginPage)

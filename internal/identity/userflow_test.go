@@ -363,20 +363,54 @@ func TestFormPostResponseMode(t *testing.T) {
 	}
 }
 
-func TestConsentRequired(t *testing.T) {
+func TestConsent(t *testing.T) {
 	f := newFixture(t)
-	// client-app holds admin consent for legacy-api; public-app does not.
-	params := url.Values{"client_id": {clientAppID}, "response_type": {"code"}, "redirect_uri": {clientRedir}, "scope": {legacyURI + "/user_impersonation"}, "state": {"s"}}
-	f.signInCode(params) // consented: a code
-	params.Set("client_id", publicAppID)
-	params.Set("redirect_uri", publicRedir)
-	_, challenge := pkcePair()
-	params.Set("code_challenge", challenge)
-	params.Set("code_challenge_method", "S256")
-	q := f.signInCode(params)
-	if q.Get("error") != "consent_required" || !strings.HasPrefix(q.Get("error_description"), "AADSTS65001:") {
-		t.Errorf("redirect query %v, want consent_required AADSTS65001", q)
+	// client-app holds admin consent for legacy-api; public-app holds none.
+	f.signInCode(url.Values{"client_id": {clientAppID}, "response_type": {"code"}, "redirect_uri": {clientRedir}, "scope": {legacyURI + "/user_impersonation"}})
+	verifier, challenge := pkcePair()
+	params := func(scope string) url.Values {
+		return url.Values{"client_id": {publicAppID}, "response_type": {"code"}, "redirect_uri": {publicRedir}, "scope": {scope}, "state": {"s"},
+			"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
 	}
+	t.Run("admin scope without admin consent", func(t *testing.T) {
+		q := f.signInCode(params(legacyURI + "/Legacy.Admin"))
+		if q.Get("error") != "consent_required" || !strings.HasPrefix(q.Get("error_description"), "AADSTS65001:") {
+			t.Errorf("redirect query %v, want consent_required AADSTS65001", q)
+		}
+	})
+	t.Run("user declines", func(t *testing.T) {
+		resp, body := f.authorizeOK(params(legacyURI + "/user_impersonation"))
+		if resp.StatusCode != 200 || !strings.Contains(body, "Use the legacy API as you") {
+			t.Fatalf("no consent page: %d\n%s", resp.StatusCode, body)
+		}
+		r, page := f.submit(parseForm(t, body), url.Values{"decision": {"decline"}})
+		q := codeFrom(t, r, page)
+		if q.Get("error") != "access_denied" || !strings.HasPrefix(q.Get("error_description"), "AADSTS65004:") {
+			t.Errorf("redirect query %v", q)
+		}
+	})
+	t.Run("user accepts, and is not asked again", func(t *testing.T) {
+		_, body := f.authorizeOK(params(legacyURI + "/user_impersonation"))
+		form := parseForm(t, body)
+		r, page := f.submit(form, url.Values{"decision": {"accept"}})
+		q := codeFrom(t, r, page)
+		status, doc, _ := f.post(f.tokenURL(2), url.Values{"grant_type": {"authorization_code"}, "client_id": {publicAppID}, "code": {q.Get("code")}, "redirect_uri": {publicRedir}, "code_verifier": {verifier}}, nil)
+		if status != 200 {
+			t.Fatalf("%d %v", status, doc)
+		}
+		if _, c := f.claimsOf(doc["access_token"].(string)); c["scp"] != "user_impersonation" || c["aud"] != legacyURI {
+			t.Errorf("claims %v", c)
+		}
+		// The ticket is single use.
+		r, _ = f.submit(form, url.Values{"decision": {"accept"}})
+		if r.StatusCode != 400 {
+			t.Errorf("a consent ticket used twice answered %d", r.StatusCode)
+		}
+		// Consent is remembered for this user.
+		if q := f.signInCode(params(legacyURI + "/user_impersonation")); q.Get("code") == "" {
+			t.Errorf("asked again: %v", q)
+		}
+	})
 }
 
 func TestV1DelegatedToken(t *testing.T) {
