@@ -212,7 +212,7 @@ func (f *fixture) seed() {
 					{ID: "7b000000-0000-4000-8000-000000000001", Value: "user_impersonation", Type: "User", UserConsentDisplayName: "Use the legacy API as you", Enabled: true},
 					{ID: "7b000000-0000-4000-8000-000000000003", Value: "Legacy.Admin", Type: "Admin", Enabled: true},
 				},
-				AppRoles:       []directory.AppRole{{ID: "7b000000-0000-4000-8000-000000000002", Value: "Legacy.Read", AllowedMemberTypes: []string{"Application"}, Enabled: true}},
+				AppRoles: []directory.AppRole{{ID: "7b000000-0000-4000-8000-000000000002", Value: "Legacy.Read", AllowedMemberTypes: []string{"Application"}, Enabled: true}},
 			}),
 			tx.PutServicePrincipal(ctx, &directory.ServicePrincipal{ID: legacySPID, TenantID: tenantID, AppID: legacyAppID, DisplayName: "legacy-api", AccountEnabled: true}),
 			tx.PutApplication(ctx, &directory.Application{
