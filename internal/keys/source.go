@@ -201,7 +201,11 @@ func (s *Source) fetch(ctx context.Context, cause FetchCause) error {
 	if err != nil {
 		s.lastErr = err
 		s.mu.Unlock()
-		o.Logger.Warn("openid-config fetch failed; serving the last good keys", "url", s.url, "cause", cause, "error", err)
+		if s.cur.Load() == nil {
+			o.Logger.Warn("openid-config fetch failed; no keys yet, so its tokens are refused", "url", s.url, "cause", cause, "error", err)
+		} else {
+			o.Logger.Warn("openid-config fetch failed; serving the last good keys", "url", s.url, "cause", cause, "error", err)
+		}
 	} else {
 		result = s.publishLocked(issuer, keys, o.Now())
 		s.lastErr = nil

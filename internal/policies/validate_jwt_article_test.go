@@ -181,3 +181,30 @@ func TestKeyRotationAtTheIdentityProvider(t *testing.T) {
 		t.Fatalf("token signed with the new key under the old kid refused: %v", err)
 	}
 }
+
+// TestValidateJWTPolicyID: the id attribute reaches context.LastError.PolicyID, and an
+// on-error section sees validate-jwt's reason.
+func TestValidateJWTPolicyID(t *testing.T) {
+	e := newEnv(t, nil)
+	l := e.loader()
+	doc, err := l.Load("api.xml", []byte(`<policies>
+<inbound><base/><validate-jwt id="check-token" header-name="Authorization"><issuer-signing-keys><key>`+b64std([]byte("an HMAC key of thirty-two bytes!"))+`</key></issuer-signing-keys></validate-jwt></inbound>
+<backend><base/></backend><outbound><base/></outbound><on-error><base/></on-error>
+</policies>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := l.Compile(nil, doc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := request(nil, "")
+	ctx.Backend = &recordingBackend{}
+	_ = pipe.Run(ctx)
+	if le := ctx.LastError; le == nil || le.PolicyID != "check-token" || le.Reason != "TokenNotPresent" || le.Source != "validate-jwt" {
+		t.Fatalf("LastError %+v", ctx.LastError)
+	}
+	if www, _ := ctx.Response.Header.Get("WWW-Authenticate"); www != "Bearer" {
+		t.Fatalf("WWW-Authenticate %q", www)
+	}
+}
