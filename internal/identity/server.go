@@ -171,14 +171,6 @@ type tenantRef struct {
 // Multi reports the multi-tenant authorities (common, organizations).
 func (t tenantRef) Multi() bool { return t.Tenant == nil }
 
-// ID is the tenant GUID, or "" for common/organizations.
-func (t tenantRef) ID() string {
-	if t.Tenant == nil {
-		return ""
-	}
-	return t.Tenant.ID
-}
-
 // resolveTenant resolves a tenant GUID or domain; common and organizations are multi-tenant.
 func (s *Server) resolveTenant(ctx context.Context, segment string, discovery bool) (tenantRef, error) {
 	switch strings.ToLower(segment) {
