@@ -352,6 +352,8 @@ func TestLoadErrors(t *testing.T) {
 		{"property called", `@(context.Request.MatchedParameters("id"))`, 10, 38, "is a property, not a method"},
 		{"arity", `@("a".Substring())`, 10, 26, "does not take 0 arguments"},
 		{"not a delimiter", `@[1]`, 10, 20, "starts with @( or @{"},
+		{"nesting bound", "@(" + strings.Repeat("!", 300) + "true)", 10, 221, "nested more than 200 levels"},
+		{"local function", `@{ int F(int x) { return x; } return F(1); }`, 10, 23, "local functions are not available"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -815,6 +815,11 @@ func (ps *parser) parseBinary(level int) (node, error) {
 }
 
 func (ps *parser) parseUnary() (node, error) {
+	ps.depth++
+	defer func() { ps.depth-- }()
+	if ps.depth > maxNesting {
+		return nil, errAt(ps.peek().off, "the expression is nested more than %d levels deep", maxNesting)
+	}
 	t := ps.peek()
 	if t.kind == tPunct {
 		switch t.text {
@@ -974,6 +979,9 @@ func (ps *parser) parsePostfix() (node, error) {
 			args, err := ps.parseArgs("]")
 			if err != nil {
 				return nil, err
+			}
+			if len(args) == 0 {
+				return nil, errAt(t.off, "an indexer needs an index")
 			}
 			ix := &indexExpr{at: at{t.off}, x: x, cond: t.text == "?["}
 			for _, a := range args {
@@ -1245,7 +1253,13 @@ func (ps *parser) parseNew() (node, error) {
 				if err != nil {
 					return nil, err
 				}
+				if len(args) == 0 {
+					return nil, errAt(k.off, "an indexer needs an index")
+				}
 				for _, a := range args {
+					if a.x == nil {
+						return nil, errAt(a.off, "an index must be an expression")
+					}
 					in.index = append(in.index, a.x)
 				}
 				if _, err := ps.expect("="); err != nil {
