@@ -27,9 +27,9 @@ var defaultPasswordParams = PasswordParams{MemoryKiB: 19 * 1024, Iterations: 2, 
 // Bounds on the parameters of a hash read from the store or the configuration: a hash with
 // absurd costs must not turn one sign-in into a denial of service.
 const (
-	maxPasswordMemoryKiB  = 1 << 20 // 1 GiB
-	maxPasswordIterations = 64
-	maxPasswordLanes      = 64
+	maxPasswordMemoryKiB  = 256 << 10 // 256 MiB
+	maxPasswordIterations = 16
+	maxPasswordLanes      = 16
 	maxPasswordKeyLen     = 128
 	maxPasswordLen        = 1024
 )
