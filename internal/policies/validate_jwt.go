@@ -65,6 +65,7 @@ var validateJWTAttrs = map[string]bool{
 
 func (d ValidateJWTDeps) compile(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
 	p := &validateJWT{deps: d, static: true}
+	dynamic := false // a check-affecting attribute is an expression
 	attr := func(name string) (policy.Value, bool, error) {
 		a, ok := el.Attr(name)
 		if !ok {
@@ -73,9 +74,6 @@ func (d ValidateJWTDeps) compile(el *policy.Element, c *policy.Compiler) (policy
 		v, err := c.Value(a)
 		if err != nil {
 			return policy.Value{}, true, err
-		}
-		if v.IsExpr() {
-			p.static = false
 		}
 		return v, true, nil
 	}
@@ -115,7 +113,7 @@ func (d ValidateJWTDeps) compile(el *policy.Element, c *policy.Compiler) (policy
 	if p.requireScheme, _, err = attr("require-scheme"); err != nil {
 		return nil, err
 	}
-	if p.httpCode, err = constOrDefault(el, attr, "failed-validation-httpcode", "401", checkStatus); err != nil {
+	if p.httpCode, err = constOrDefault(el, attr, "failed-validation-httpcode", "401", checkStatus, new(bool)); err != nil {
 		return nil, err
 	}
 	if v, ok, err := attr("failed-validation-error-message"); err != nil {
@@ -123,13 +121,13 @@ func (d ValidateJWTDeps) compile(el *policy.Element, c *policy.Compiler) (policy
 	} else if ok {
 		p.errorMessage = &v
 	}
-	if p.requireExp, err = constOrDefault(el, attr, "require-expiration-time", "true", checkBool); err != nil {
+	if p.requireExp, err = constOrDefault(el, attr, "require-expiration-time", "true", checkBool, &dynamic); err != nil {
 		return nil, err
 	}
-	if p.requireSigned, err = constOrDefault(el, attr, "require-signed-tokens", "true", checkBool); err != nil {
+	if p.requireSigned, err = constOrDefault(el, attr, "require-signed-tokens", "true", checkBool, &dynamic); err != nil {
 		return nil, err
 	}
-	if p.clockSkew, err = constOrDefault(el, attr, "clock-skew", "0", checkSkew); err != nil {
+	if p.clockSkew, err = constOrDefault(el, attr, "clock-skew", "0", checkSkew, &dynamic); err != nil {
 		return nil, err
 	}
 	if a, ok := el.Attr("output-token-variable-name"); ok {
@@ -178,6 +176,9 @@ func (d ValidateJWTDeps) compile(el *policy.Element, c *policy.Compiler) (policy
 	if strings.TrimSpace(el.Text) != "" {
 		return nil, policy.Errorf(el.Pos, "<validate-jwt> must not contain text")
 	}
+	if dynamic {
+		p.static = false
+	}
 	if p.static {
 		checks, err := p.checks(nil)
 		if err != nil {
@@ -194,7 +195,7 @@ func (d ValidateJWTDeps) compile(el *policy.Element, c *policy.Compiler) (policy
 }
 
 // constOrDefault reads an attribute that may be an expression; a constant is checked now.
-func constOrDefault(el *policy.Element, attr func(string) (policy.Value, bool, error), name, def string, check func(string) error) (policy.Value, error) {
+func constOrDefault(el *policy.Element, attr func(string) (policy.Value, bool, error), name, def string, check func(string) error, dynamic *bool) (policy.Value, error) {
 	v, ok, err := attr(name)
 	if err != nil {
 		return policy.Value{}, err
@@ -202,7 +203,9 @@ func constOrDefault(el *policy.Element, attr func(string) (policy.Value, bool, e
 	if !ok {
 		return policy.Value{Const: def, Pos: el.Pos}, nil
 	}
-	if !v.IsExpr() {
+	if v.IsExpr() {
+		*dynamic = true
+	} else {
 		if err := check(v.Const); err != nil {
 			return policy.Value{}, policy.Errorf(v.Pos, "<validate-jwt> %s: %v", name, err)
 		}
@@ -617,14 +620,15 @@ func (p *validateJWT) checks(ctx *policy.Context) (*jwt.Checks, error) {
 }
 
 func (p *validateJWT) Run(ctx *policy.Context) error {
-	raw, present, err := p.extract(ctx)
+	raw, absent, err := p.locate(ctx)
 	if err != nil {
 		return err
 	}
+	if absent != "" {
+		return p.failure(ctx, &jwt.Failure{Reason: jwt.TokenNotPresent, Message: jwt.TokenNotPresent.Message(), Detail: absent})
+	}
 	var tok *jwt.Token
-	if !present {
-		_, err = p.validator.Validate("")
-	} else if p.static {
+	if p.static {
 		tok, err = p.validator.Validate(raw)
 	} else {
 		var c *jwt.Checks
@@ -651,54 +655,71 @@ func (p *validateJWT) Run(ctx *policy.Context) error {
 
 // extract finds the token: in the header (an Authorization header loses a "Bearer " prefix,
 // matched case-insensitively, with or without require-scheme), the query parameter, or the
-// token-value expression.
-func (p *validateJWT) extract(ctx *policy.Context) (raw string, present bool, err error) {
+// token-value expression. absent, when not empty, says why there is no token.
+func (p *validateJWT) locate(ctx *policy.Context) (raw, absent string, err error) {
 	switch {
 	case p.header != nil:
 		name, err := p.header.String(ctx)
 		if err != nil {
-			return "", false, expressionFailure(err)
+			return "", "", expressionFailure(err)
 		}
 		v, ok := ctx.Request.Header.Get(name)
 		v = strings.TrimSpace(v)
 		if !ok || v == "" {
-			return "", false, nil
+			return "", "the request has no " + name + " header", nil
 		}
 		if !strings.EqualFold(name, "Authorization") {
-			return v, true, nil
+			return v, "", nil
 		}
 		scheme, err := p.requireScheme.String(ctx)
 		if err != nil {
-			return "", false, expressionFailure(err)
+			return "", "", expressionFailure(err)
 		}
 		scheme = strings.TrimSpace(scheme)
 		if scheme != "" {
 			rest, ok := cutScheme(v, scheme)
 			if !ok {
-				return "", false, nil
+				return "", "the Authorization header does not use the " + scheme + " scheme that require-scheme asks for", nil
 			}
-			return rest, rest != "", nil
+			if rest == "" {
+				return "", "the Authorization header holds the " + scheme + " scheme without a token", nil
+			}
+			return rest, "", nil
 		}
 		if rest, ok := cutScheme(v, "Bearer"); ok {
-			return rest, rest != "", nil
+			if rest == "" {
+				return "", "the Authorization header holds the Bearer scheme without a token", nil
+			}
+			return rest, "", nil
 		}
-		return v, true, nil
+		return v, "", nil
 	case p.query != nil:
 		name, err := p.query.String(ctx)
 		if err != nil {
-			return "", false, expressionFailure(err)
+			return "", "", expressionFailure(err)
 		}
-		v, ok := ctx.Request.OriginalURL.Query.Get(name)
-		v = strings.TrimSpace(v)
-		return v, ok && v != "", nil
+		v, _ := ctx.Request.OriginalURL.Query.Get(name)
+		if v = strings.TrimSpace(v); v == "" {
+			return "", "the request has no " + name + " query parameter", nil
+		}
+		return v, "", nil
 	default:
 		v, err := p.tokenValue.String(ctx)
 		if err != nil {
-			return "", false, expressionFailure(err)
+			return "", "", expressionFailure(err)
 		}
-		v = strings.TrimSpace(v)
-		return v, v != "", nil
+		if v = strings.TrimSpace(v); v == "" {
+			return "", "token-value gave an empty string", nil
+		}
+		return v, "", nil
 	}
+}
+
+// extract is locate for callers that only need to know whether a token is there
+// (validate-azure-ad-token shares this extraction).
+func (p *validateJWT) extract(ctx *policy.Context) (raw string, present bool, err error) {
+	raw, absent, err := p.locate(ctx)
+	return raw, absent == "" && err == nil, err
 }
 
 func cutScheme(v, scheme string) (string, bool) {
