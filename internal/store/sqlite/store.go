@@ -35,6 +35,18 @@ type Store struct {
 
 var _ directory.Store = (*Store)(nil)
 
+// OpenDir opens the directory database in a data folder (the configuration's data:), creating
+// the folder (owner-only) when it does not exist.
+func OpenDir(dataDir string) (*Store, error) {
+	if dataDir == "" {
+		return nil, errors.New("sqlite: no data folder")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: data folder: %w", err)
+	}
+	return Open(filepath.Join(dataDir, FileName))
+}
+
 // Open opens (creating if needed) the database at path and brings its schema up to date. The
 // folder must exist. A database written by a newer Portcullis (a schema version this one does
 // not know) is refused rather than guessed at.

@@ -97,6 +97,25 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
+func TestOpenDirCreatesTheDataFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "portcullis-data")
+	s, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Path() != filepath.Join(dir, FileName) {
+		t.Fatalf("database at %s", s.Path())
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data folder: %v %v", fi, err)
+	}
+	if _, err := OpenDir(""); err == nil {
+		t.Fatal("OpenDir(\"\") succeeded")
+	}
+}
+
 func TestOpenRefuses(t *testing.T) {
 	t.Run("newer schema", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), FileName)
