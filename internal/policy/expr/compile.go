@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -870,6 +871,11 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 				}
 				return bv != bw, nil
 			}
+			if ea, ok := v.(Enum); ok {
+				if eb, ok := w.(Enum); ok && ea.Type == eb.Type {
+					return combineFlags(op, ea, eb), nil
+				}
+			}
 			return arith(op, v, w)
 		}, t: a.t}
 	default:
@@ -887,6 +893,23 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 		}, t: numType(c.r, a.t, b.t)}
 	}
 	return fold(out, a, b)
+}
+
+// combineFlags is |, & and ^ on [Flags] enums such as RegexOptions.
+func combineFlags(op string, a, b Enum) Enum {
+	out := Enum{Type: a.Type}
+	switch op {
+	case "|":
+		out.N, out.Name = a.N|b.N, a.Name+", "+b.Name
+	case "&":
+		out.N = a.N & b.N
+	default:
+		out.N = a.N ^ b.N
+	}
+	if out.Name == "" {
+		out.Name = strconv.Itoa(out.N)
+	}
+	return out
 }
 
 func numType(r *registry, a, b *typeInfo) *typeInfo {

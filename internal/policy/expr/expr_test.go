@@ -226,6 +226,8 @@ func TestEvaluate(t *testing.T) {
 		{"new uri", `@(new Uri("https://x.example:8080/p/q?z=1").Port + new Uri("https://x.example/p").Host)`, "8080x.example"},
 		{"regex", `@(Regex.Match("public, max-age=120", @"max-age=(?<maxAge>\d+)").Groups["maxAge"]?.Value)`, "120"},
 		{"regex is match", `@(Regex.IsMatch("ABC-123", "^[a-z]+-\\d+$", RegexOptions.IgnoreCase))`, "True"},
+		{"jtoken type", `@(JObject.Parse("{\"a\":null,\"b\":[1]}")["a"].Type == JTokenType.Null && JObject.Parse("{\"b\":[1]}")["b"].Type == JTokenType.Array)`, "True"},
+		{"regex options combined", `@(Regex.IsMatch("A\nb", "^b$", RegexOptions.IgnoreCase | RegexOptions.Multiline))`, "True"},
 		{"regex replace", `@(Regex.Replace("a1b22", "[0-9]+", "#"))`, "a#b#"},
 		{"math", `@(Math.Max(3, 7) + Math.Min(2.5, 1) + Math.Round(2.345, 2) + Math.Abs(-1))`, "11.35"},
 		{"timespan", `@(TimeSpan.FromMinutes(90).TotalHours)`, "1.5"},

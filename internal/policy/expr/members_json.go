@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -46,7 +47,8 @@ func (r *registry) buildJSON() {
 	// members every JSON token has
 	for _, t := range []*typeInfo{r.jobject, r.jarray, r.jtoken, r.jproperty} {
 		t.prop("Type", nil, func(e *env, recv any) (any, error) {
-			return Enum{Type: "JTokenType", Name: jtokenType(recv)}, nil
+			name := jtokenType(recv)
+			return Enum{Type: "JTokenType", Name: name, N: slices.Index(jtokenTypeNames, name)}, nil
 		})
 		t.prop("HasValues", r.boolean, func(e *env, recv any) (any, error) {
 			switch x := recv.(type) {
@@ -522,9 +524,12 @@ func (r *registry) buildJSON() {
 	fmtT := mk("Formatting", "Newtonsoft.Json.Formatting")
 	enumValues(fmtT, "Formatting", "None", "Indented")
 	jt := mk("JTokenType", "Newtonsoft.Json.Linq.JTokenType")
-	enumValues(jt, "JTokenType", "None", "Object", "Array", "Constructor", "Property", "Comment", "Integer", "Float",
-		"String", "Boolean", "Null", "Undefined", "Date", "Raw", "Bytes", "Guid", "Uri", "TimeSpan")
+	enumValues(jt, "JTokenType", jtokenTypeNames...)
 }
+
+// jtokenTypeNames are Newtonsoft's JTokenType values in order.
+var jtokenTypeNames = []string{"None", "Object", "Array", "Constructor", "Property", "Comment", "Integer", "Float",
+	"String", "Boolean", "Null", "Undefined", "Date", "Raw", "Bytes", "Guid", "Uri", "TimeSpan"}
 
 // flattenArgs expands a single enumerable argument (params object[] / IEnumerable).
 func flattenArgs(args []any) []any {
