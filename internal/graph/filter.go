@@ -5,18 +5,20 @@ import (
 	"strings"
 )
 
-// clause is one condition of a $filter: prop eq 'value', or coll/any(x:x eq 'value').
+// clause is one condition of a $filter: prop eq 'value', startswith(prop,'value'), or
+// coll/any(x:x eq 'value').
 type clause struct {
-	prop  string
-	any   bool
-	value string
+	prop   string
+	any    bool
+	prefix bool
+	value  string
 }
 
 // maxFilterLen bounds the $filter text.
 const maxFilterLen = 2048
 
 // parseFilter reads the $filter subset Portcullis supports: clauses joined by "and", each
-// `prop eq 'value'` or `collection/any(x:x eq 'value')`.
+// `prop eq 'value'`, `startswith(prop,'value')` or `collection/any(x:x eq 'value')`.
 func parseFilter(s string) ([]clause, error) {
 	if len(s) > maxFilterLen {
 		return nil, unsupportedQuery("The $filter is longer than %d characters.", maxFilterLen)
@@ -112,6 +114,20 @@ func (p *filterParser) str() (string, error) {
 
 func (p *filterParser) clause() (clause, error) {
 	prop := p.ident()
+	if prop == "startswith" && p.literal('(') {
+		target := p.ident()
+		if target == "" || !p.literal(',') {
+			return clause{}, unsupportedQuery("Unsupported $filter: startswith(property,'prefix') expected.")
+		}
+		val, err := p.str()
+		if err != nil {
+			return clause{}, err
+		}
+		if !p.literal(')') {
+			return clause{}, unsupportedQuery("Unsupported $filter: ')' expected after '%s'.", clip(val))
+		}
+		return clause{prop: target, prefix: true, value: val}, nil
+	}
 	if prop == "" {
 		return clause{}, unsupportedQuery("Unsupported $filter near '%s': a property name was expected.", clip(p.rest()))
 	}
@@ -175,7 +191,7 @@ func listQuery[T any](q *request, items []T, props filterable[T]) ([]T, error) {
 			}
 			for _, c := range cs {
 				p, ok := props[c.prop]
-				if !ok || p.collection != c.any {
+				if !ok || p.collection != c.any || (c.prefix && p.collection) {
 					return nil, unsupportedQuery("Unsupported or invalid query filter clause specified for property '%s' of resource.", clip(c.prop))
 				}
 			}
@@ -208,7 +224,7 @@ func matches[T any](item *T, clauses []clause, props filterable[T]) bool {
 	for _, c := range clauses {
 		found := false
 		for _, v := range props[c.prop].values(item) {
-			if strings.EqualFold(v, c.value) {
+			if strings.EqualFold(v, c.value) || c.prefix && len(v) >= len(c.value) && strings.EqualFold(v[:len(c.value)], c.value) {
 				found = true
 				break
 			}

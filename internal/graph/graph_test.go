@@ -286,6 +286,8 @@ func TestArticleSteps(t *testing.T) {
 		{"displayName any case", "displayName eq 'MY-API'", 1},
 		{"identifierUris", "identifierUris/any(x:x eq 'api://" + appID + "')", 1},
 		{"two clauses", "displayName eq 'my-api' and appId eq '" + backendID + "'", 0},
+		{"startswith", "startswith(displayName,'MY-')", 1},
+		{"startswith all", "startswith(displayName,'')", 3},
 		{"none", "appId eq '00000000-0000-0000-0000-000000000000'", 0},
 	}
 	for _, f := range filters {
@@ -404,7 +406,8 @@ func TestApplicationErrors(t *testing.T) {
 		{"GET on addPassword", "GET", "/v1.0/applications/" + backend.ID + "/addPassword", nil, "", 405, "Request_BadRequest", "GET"},
 		{"PUT on the collection", "PUT", "/v1.0/applications", map[string]any{}, "", 405, "Request_BadRequest", "PUT"},
 		{"unknown sub-resource", "GET", "/v1.0/applications/" + backend.ID + "/owners", nil, "", 404, "Request_ResourceNotFound", "owners"},
-		{"unsupported filter function", "GET", "/v1.0/applications?$filter=" + urlQuery("startswith(displayName,'b')"), nil, "", 400, "Request_UnsupportedQuery", "filter"},
+		{"unsupported filter function", "GET", "/v1.0/applications?$filter=" + urlQuery("endswith(displayName,'b')"), nil, "", 400, "Request_UnsupportedQuery", "filter"},
+		{"startswith on a collection", "GET", "/v1.0/applications?$filter=" + urlQuery("startswith(identifierUris,'api')"), nil, "", 400, "Request_UnsupportedQuery", "identifierUris"},
 		{"filter on an unknown property", "GET", "/v1.0/applications?$filter=" + urlQuery("colour eq 'red'"), nil, "", 400, "Request_UnsupportedQuery", "colour"},
 		{"filter with ne", "GET", "/v1.0/applications?$filter=" + urlQuery("displayName ne 'x'"), nil, "", 400, "Request_UnsupportedQuery", "eq"},
 		{"unclosed string", "GET", "/v1.0/applications?$filter=" + urlQuery("displayName eq 'x"), nil, "", 400, "Request_UnsupportedQuery", "closed"},
@@ -469,6 +472,10 @@ func TestServicePrincipalsAndAssignments(t *testing.T) {
 	names := found[0]["servicePrincipalNames"].([]any)
 	if len(names) != 2 || names[1] != "api://"+backendID || len(found[0]["appRoles"].([]any)) != 2 {
 		t.Fatalf("service principal inherits from its application: %v", found[0])
+	}
+	byName := e.call("GET", "/v1.0/servicePrincipals?$filter="+urlQuery("servicePrincipalNames/any(n:n eq 'api://"+backendID+"')"), nil).must(t, 200).list(t)
+	if len(byName) != 1 || byName[0]["id"] != backendSP.ID {
+		t.Fatalf("filter by servicePrincipalNames: %v", byName)
 	}
 	byAppID := e.call("GET", "/v1.0/servicePrincipals(appId='"+clientID+"')", nil).must(t, 200)
 	if byAppID.str("id") != clientSP.ID {

@@ -104,10 +104,11 @@ func (h *Handler) spOut(ctx context.Context, r directory.Reader, tenantID string
 	return servicePrincipalOut(sp, app, tenantID)
 }
 
-var servicePrincipalFilters = filterable[directory.ServicePrincipal]{
-	"appId":       {values: func(s *directory.ServicePrincipal) []string { return []string{s.AppID} }},
-	"id":          {values: func(s *directory.ServicePrincipal) []string { return []string{s.ID} }},
-	"displayName": {values: func(s *directory.ServicePrincipal) []string { return []string{s.DisplayName} }},
+var servicePrincipalFilters = filterable[servicePrincipalJSON]{
+	"appId":                 {values: func(s *servicePrincipalJSON) []string { return []string{s.AppID} }},
+	"id":                    {values: func(s *servicePrincipalJSON) []string { return []string{s.ID} }},
+	"displayName":           {values: func(s *servicePrincipalJSON) []string { return []string{s.DisplayName} }},
+	"servicePrincipalNames": {collection: true, values: func(s *servicePrincipalJSON) []string { return s.ServicePrincipalNames }},
 }
 
 func (h *Handler) listServicePrincipals(q *request) error {
@@ -115,13 +116,14 @@ func (h *Handler) listServicePrincipals(q *request) error {
 	if err != nil {
 		return err
 	}
-	sps, err = listQuery(q, sps, servicePrincipalFilters)
-	if err != nil {
-		return err
-	}
+	// Filters see what Graph shows, servicePrincipalNames included.
 	out := make([]servicePrincipalJSON, 0, len(sps))
 	for i := range sps {
 		out = append(out, h.spOut(q.ctx, h.store, q.tenant.ID, &sps[i]))
+	}
+	out, err = listQuery(q, out, servicePrincipalFilters)
+	if err != nil {
+		return err
 	}
 	return q.collection("servicePrincipals", out)
 }
