@@ -30,6 +30,8 @@ type authorizeRequest struct {
 	// public: the redirect URI is a native/SPA one or the app is a public client, so PKCE is
 	// required and no client secret will be sent.
 	public bool
+	// spa: the redirect URI is a single-page application's: its code is redeemed cross-origin.
+	spa bool
 }
 
 func (a *authorizeRequest) get(name string) string { return a.params.Get(name) }
@@ -56,11 +58,11 @@ func (s *Server) checkAuthorize(ctx context.Context, segment string, version int
 	if redirect == "" {
 		return nil, errMissingParameter("redirect_uri"), nil
 	}
-	public, ok := matchRedirect(c.app, redirect)
+	platform, ok := matchRedirect(c.app, redirect)
 	if !ok {
 		return nil, errRedirectMismatch(redirect, c.app.AppID), nil
 	}
-	req = &authorizeRequest{version: version, tenant: t, client: c, params: params, public: public}
+	req = &authorizeRequest{version: version, tenant: t, client: c, params: params, public: platform != platformWeb, spa: platform == platformSPA}
 	if rt := params.Get("response_type"); rt != "code" {
 		if rt == "" {
 			return req, nil, errMissingParameter("response_type")
@@ -80,9 +82,9 @@ func (s *Server) checkAuthorize(ctx context.Context, segment string, version int
 	switch {
 	case method != "" && method != "S256" && method != "plain":
 		return req, nil, errPKCEMethod(method)
-	case public && params.Get("code_challenge") == "":
+	case req.public && params.Get("code_challenge") == "":
 		return req, nil, errPKCERequired()
-	case public && method == "plain":
+	case req.public && method == "plain":
 		return req, nil, errPKCEMethod(method)
 	}
 	if version == 2 && params.Get("resource") != "" {
@@ -116,15 +118,27 @@ func (s *Server) checkAuthorize(ctx context.Context, segment string, version int
 	return req, nil, nil
 }
 
-// matchRedirect matches a redirect URI exactly against the app's registered ones. A
-// registered loopback URI of a public client matches any port (RFC 8252 §7.3). public
-// reports a native or SPA redirect URI (or a public client app).
-func matchRedirect(app *directory.Application, redirect string) (public, ok bool) {
-	if slices.Contains(app.RedirectURIs, redirect) {
-		return app.PublicClient, true
-	}
-	if slices.Contains(app.SPARedirectURIs, redirect) || slices.Contains(app.PublicRedirectURIs, redirect) {
-		return true, true
+// Platforms of a redirect URI (Entra's web, spa and publicClient).
+const (
+	platformWeb    = "web"
+	platformSPA    = "spa"
+	platformNative = "native"
+)
+
+// matchRedirect matches a redirect URI exactly against the app's registered ones and says
+// which platform it is registered under. A registered loopback URI of a public client
+// matches any port (RFC 8252 §7.3).
+func matchRedirect(app *directory.Application, redirect string) (platform string, ok bool) {
+	switch {
+	case slices.Contains(app.SPARedirectURIs, redirect):
+		return platformSPA, true
+	case slices.Contains(app.PublicRedirectURIs, redirect):
+		return platformNative, true
+	case slices.Contains(app.RedirectURIs, redirect):
+		if app.PublicClient {
+			return platformNative, true
+		}
+		return platformWeb, true
 	}
 	native := slices.Clone(app.PublicRedirectURIs)
 	if app.PublicClient {
@@ -132,10 +146,10 @@ func matchRedirect(app *directory.Application, redirect string) (public, ok bool
 	}
 	for _, reg := range native {
 		if loopbackMatch(reg, redirect) {
-			return true, true
+			return platformNative, true
 		}
 	}
-	return false, false
+	return "", false
 }
 
 func loopbackMatch(registered, requested string) bool {
@@ -264,7 +278,7 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, req *aut
 		Version: req.version, TenantID: req.client.tenantID, ClientID: req.client.app.AppID, UserID: user.ID,
 		Scope: req.get("scope"), Resource: req.get("resource"), AuthTime: s.now().Unix(),
 		RedirectURI: req.get("redirect_uri"), Nonce: req.get("nonce"),
-		Challenge: req.get("code_challenge"), Method: req.get("code_challenge_method"), PublicRequest: req.public,
+		Challenge: req.get("code_challenge"), Method: req.get("code_challenge_method"), PublicRequest: req.public, SPA: req.spa,
 	}
 	data, err := json.Marshal(g)
 	if err != nil {

@@ -242,6 +242,11 @@ func errPKCEMethod(method string) *Error {
 		"Invalid request. Request is malformed or invalid. code_challenge_method '%s' is not supported; use 'S256'.", method)
 }
 
+func errCrossOrigin() *Error {
+	return newError(9002326, "invalid_request", 400,
+		"Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type.")
+}
+
 func errLoginRequired() *Error {
 	return newError(50058, "login_required", 400,
 		"A silent sign-in request was sent but no user is signed in.")

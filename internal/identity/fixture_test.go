@@ -57,6 +57,8 @@ const (
 	publicAppID = "0b7e9d4c-0000-4000-8000-0000000000d1" // public client
 	publicSPID  = "0b7e9d4c-0000-4000-8000-0000000005d1"
 	publicRedir = "http://localhost/callback"
+	spaRedir    = "https://spa.contoso.example/"
+	spaOrigin   = "https://spa.contoso.example"
 
 	userID       = "9a000000-0000-4000-8000-0000000000e1"
 	userName     = "alice@contoso.example"
@@ -224,7 +226,7 @@ func (f *fixture) seed() {
 			tx.PutServicePrincipal(ctx, &directory.ServicePrincipal{ID: clientSPID, TenantID: tenantID, AppID: clientAppID, DisplayName: "client-app", AccountEnabled: true}),
 			tx.PutApplication(ctx, &directory.Application{
 				ID: "a0000000-0000-4000-8000-0000000000d1", TenantID: tenantID, AppID: publicAppID, DisplayName: "public-app",
-				PublicClient: true, PublicRedirectURIs: []string{publicRedir},
+				PublicClient: true, PublicRedirectURIs: []string{publicRedir}, SPARedirectURIs: []string{spaRedir},
 			}),
 			tx.PutServicePrincipal(ctx, &directory.ServicePrincipal{ID: publicSPID, TenantID: tenantID, AppID: publicAppID, DisplayName: "public-app", AccountEnabled: true}),
 			tx.PutPermissionGrant(ctx, &directory.PermissionGrant{ID: "f0000000-0000-4000-8000-000000000001", TenantID: tenantID, ClientID: clientSPID, ConsentType: "AllPrincipals", ResourceID: backendSPID, Scope: filesRead}),

@@ -21,7 +21,9 @@ import (
 const (
 	codeLifetime    = 10 * time.Minute
 	refreshLifetime = 90 * 24 * time.Hour
-	deviceLifetime  = 15 * time.Minute
+	// spaRefreshLifetime is the fixed lifetime of a single-page application's refresh token.
+	spaRefreshLifetime = 24 * time.Hour
+	deviceLifetime     = 15 * time.Minute
 )
 
 // Grant record kinds.
@@ -47,6 +49,9 @@ type userGrant struct {
 	Challenge     string `json:"code_challenge,omitempty"`
 	Method        string `json:"code_challenge_method,omitempty"`
 	PublicRequest bool   `json:"public,omitempty"`
+	// SPA: issued to a single-page application's redirect URI; only such grants are redeemed
+	// cross-origin, and their refresh tokens live 24 hours (Entra's rule).
+	SPA bool `json:"spa,omitempty"`
 }
 
 // grantAuthorizationCode redeems a code once. A code presented again revokes every refresh
@@ -72,6 +77,9 @@ func (s *Server) grantAuthorizationCode(r *http.Request, req *tokenRequest) (*is
 	}
 	if req.clientID != "" && req.clientID != g.ClientID {
 		return nil, newError(70002, "invalid_grant", 400, "The authorization code was issued to another client.")
+	}
+	if req.origin != "" && !g.SPA {
+		return nil, errCrossOrigin()
 	}
 	if req.clientID == "" {
 		req.clientID = g.ClientID
@@ -171,6 +179,9 @@ func (s *Server) grantRefreshToken(r *http.Request, req *tokenRequest) (*issuedT
 	}
 	if req.clientID != "" && req.clientID != g.ClientID {
 		return nil, newError(70000, "invalid_grant", 400, "The refresh token was issued to another client.")
+	}
+	if req.origin != "" && !g.SPA {
+		return nil, errCrossOrigin()
 	}
 	if req.clientID == "" {
 		req.clientID = g.ClientID
@@ -317,7 +328,11 @@ func (s *Server) storeRefreshToken(ctx context.Context, g userGrant, family stri
 	if err != nil {
 		return "", err
 	}
-	rec := &directory.GrantRecord{Kind: kindRefresh, Key: grantKey(rt), Family: family, TenantID: g.TenantID, Data: data, Expires: s.now().Add(refreshLifetime)}
+	life := refreshLifetime
+	if g.SPA {
+		life = spaRefreshLifetime
+	}
+	rec := &directory.GrantRecord{Kind: kindRefresh, Key: grantKey(rt), Family: family, TenantID: g.TenantID, Data: data, Expires: s.now().Add(life)}
 	if err := s.store.Update(ctx, func(tx directory.Writer) error { return tx.PutGrant(ctx, rec) }); err != nil {
 		return "", fmt.Errorf("store refresh token: %w", err)
 	}

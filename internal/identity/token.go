@@ -47,10 +47,15 @@ type tokenRequest struct {
 	userAssert   string // jwt-bearer's assertion
 	tokenUse     string // requested_token_use
 	clientInfo   bool
+	// origin is the browser's Origin header: set for a single-page application's request.
+	origin string
 }
 
 func (s *Server) handleToken(version int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if allowCORS(w, r) {
+			return
+		}
 		resp, err := s.token(r, version)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -74,6 +79,10 @@ func (s *Server) token(r *http.Request, version int) (any, error) {
 		return nil, err
 	}
 	var issued *issuedTokens
+	if req.origin != "" && (req.grantType == grantClientCredentials || req.grantType == grantJWTBearer) {
+		// Confidential grants are not for browsers.
+		return nil, errCrossOrigin()
+	}
 	switch req.grantType {
 	case grantClientCredentials:
 		issued, err = s.grantClientCredentials(r, req)
@@ -139,6 +148,7 @@ func (s *Server) parseTokenRequest(r *http.Request, version int) (*tokenRequest,
 		userAssert:    form.Get("assertion"),
 		tokenUse:      form.Get("requested_token_use"),
 		clientInfo:    form.Get("client_info") == "1",
+		origin:        r.Header.Get("Origin"),
 	}
 	if user, pass, ok := basicAuth(r); ok {
 		if req.clientID != "" && req.clientID != user {
@@ -239,4 +249,25 @@ type tokenResponseV2 struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	ClientInfo   string `json:"client_info,omitempty"`
+}
+
+// allowCORS lets single-page applications call the endpoint from the browser: the answer
+// names the request's Origin (the grant decides whether a cross-origin redemption is
+// allowed). It answers a preflight itself and reports that.
+func allowCORS(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, client-request-id, x-client-sku, x-client-ver, x-client-os, x-client-cpu, x-client-current-telemetry, x-client-last-telemetry")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }

@@ -503,3 +503,52 @@ func TestRefreshScopeErrors(t *testing.T) {
 		t.Fatalf("the refresh token was burned by failed requests: %d %v", status, doc)
 	}
 }
+
+// TestSinglePageApplication: a code issued to a SPA redirect URI is redeemed cross-origin
+// (CORS), its refresh token lives 24 hours; other grants refuse cross-origin requests.
+func TestSinglePageApplication(t *testing.T) {
+	f := newFixture(t)
+	origin := http.Header{"Origin": {spaOrigin}}
+	verifier, challenge := pkcePair()
+	params := publicAuthorizeParams(challenge)
+	params.Set("redirect_uri", spaRedir)
+	q := f.signInCode(params)
+	redeem := url.Values{"grant_type": {"authorization_code"}, "client_id": {publicAppID}, "code": {q.Get("code")}, "redirect_uri": {spaRedir}, "code_verifier": {verifier}}
+	status, doc, hdr := f.post(f.tokenURL(2), redeem, origin)
+	if status != 200 || hdr.Get("Access-Control-Allow-Origin") != spaOrigin {
+		t.Fatalf("SPA redemption: %d, ACAO %q: %v", status, hdr.Get("Access-Control-Allow-Origin"), doc)
+	}
+	rt := doc["refresh_token"].(string)
+	status, doc, _ = f.post(f.tokenURL(2), url.Values{"grant_type": {"refresh_token"}, "client_id": {publicAppID}, "refresh_token": {rt}}, origin)
+	if status != 200 {
+		t.Fatalf("SPA refresh: %d %v", status, doc)
+	}
+	f.clock.Advance(spaRefreshLifetime + time.Minute)
+	status, doc, _ = f.post(f.tokenURL(2), url.Values{"grant_type": {"refresh_token"}, "client_id": {publicAppID}, "refresh_token": {doc["refresh_token"].(string)}}, origin)
+	assertEntraError(t, f, status, doc, 700082)
+
+	t.Run("native code redeemed cross-origin", func(t *testing.T) {
+		verifier, challenge := pkcePair()
+		q := f.signInCode(publicAuthorizeParams(challenge))
+		status, doc, _ := f.post(f.tokenURL(2), url.Values{"grant_type": {"authorization_code"}, "client_id": {publicAppID}, "code": {q.Get("code")}, "redirect_uri": {"http://localhost:53123/callback"}, "code_verifier": {verifier}}, origin)
+		assertEntraError(t, f, status, doc, 9002326)
+	})
+	t.Run("client credentials from a browser", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientAppID}, "client_secret": {f.secret}, "scope": {backendURI + "/.default"}}
+		status, doc, _ := f.post(f.tokenURL(2), form, origin)
+		assertEntraError(t, f, status, doc, 9002326)
+	})
+	t.Run("preflight", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodOptions, f.tokenURL(2), nil)
+		req.Header.Set("Origin", spaOrigin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != spaOrigin || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") {
+			t.Errorf("preflight %d %v", resp.StatusCode, resp.Header)
+		}
+	})
+}
