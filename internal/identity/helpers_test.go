@@ -3,8 +3,6 @@ package identity
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 )
 
@@ -19,5 +17,3 @@ func mustDecode(s string) []byte {
 	}
 	return b
 }
-
-func httptestRequest() *http.Request { return httptest.NewRequest(http.MethodPost, "/", nil) }

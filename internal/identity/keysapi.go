@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -28,15 +29,15 @@ type KeyList struct {
 }
 
 // Keys lists a tenant's published signing keys (creating the first ones if it has none).
-func (s *Server) Keys(r *http.Request, tenant string) (*KeyList, error) {
-	t, err := s.resolveTenant(r.Context(), tenant, false)
+func (s *Server) Keys(ctx context.Context, tenant string) (*KeyList, error) {
+	t, err := s.resolveTenant(ctx, tenant, false)
 	if err != nil {
 		return nil, err
 	}
 	if t.Multi() {
 		return nil, errUnknownTenant(tenant, false)
 	}
-	ks, err := s.keys.reload(r.Context(), t.Tenant.ID, false)
+	ks, err := s.keys.reload(ctx, t.Tenant.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -46,15 +47,15 @@ func (s *Server) Keys(r *http.Request, tenant string) (*KeyList, error) {
 // RotateKeys rotates a tenant's signing keys: the published next key starts signing, a new
 // next key is published, and the old current key stays published until every token it signed
 // has expired.
-func (s *Server) RotateKeys(r *http.Request, tenant string) (*KeyList, error) {
-	t, err := s.resolveTenant(r.Context(), tenant, false)
+func (s *Server) RotateKeys(ctx context.Context, tenant string) (*KeyList, error) {
+	t, err := s.resolveTenant(ctx, tenant, false)
 	if err != nil {
 		return nil, err
 	}
 	if t.Multi() {
 		return nil, errUnknownTenant(tenant, false)
 	}
-	ks, err := s.keys.rotate(r.Context(), t.Tenant.ID)
+	ks, err := s.keys.rotate(ctx, t.Tenant.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +111,9 @@ func (s *Server) KeysHandler(token string) http.Handler {
 		var err error
 		switch r.Method {
 		case http.MethodGet:
-			list, err = s.Keys(r, tenant)
+			list, err = s.Keys(r.Context(), tenant)
 		case http.MethodPost:
-			list, err = s.RotateKeys(r, tenant)
+			list, err = s.RotateKeys(r.Context(), tenant)
 		default:
 			w.Header().Set("Allow", "GET, POST")
 			writeGraphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Use GET to list keys and POST to rotate them.")

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -45,7 +46,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 	secrets = append(secrets, userPassword, q.Get("code"), verifier, doc["access_token"].(string), doc["refresh_token"].(string), doc["id_token"].(string))
 	f.authorize(2, publicAuthorizeParams(challenge), userName, "a-wrong-password")
 	secrets = append(secrets, "a-wrong-password")
-	f.server.RotateKeys(httptestRequest(), tenantID)
+	if _, err := f.server.RotateKeys(context.Background(), tenantID); err != nil {
+		t.Fatal(err)
+	}
 
 	out := logs.String()
 	for _, s := range secrets {
