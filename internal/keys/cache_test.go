@@ -80,6 +80,10 @@ func TestFirstFetchBeforeReady(t *testing.T) {
 	if len(st) != 1 || !st[0].Ready || st[0].Stale || st[0].Keys != 1 || st[0].LastRefresh.IsZero() {
 		t.Fatalf("status %+v", st)
 	}
+	deadline := time.Now().Add(5 * time.Second)
+	for fetched.Load() == 0 && time.Now().Before(deadline) { // the hook runs just after publishing
+		time.Sleep(time.Millisecond)
+	}
 	if fetched.Load() != 1 {
 		t.Fatalf("hook saw %d fetches", fetched.Load())
 	}
