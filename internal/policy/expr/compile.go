@@ -106,14 +106,28 @@ func (c *compiler) expr(n node) (cx, error) {
 	return x, nil
 }
 
-// chainStart is where a dotted name such as System.IO.File begins.
+// chainStart is where a dotted name such as System.IO.File, or any expression, begins.
 func chainStart(n node) int {
 	for {
-		m, ok := n.(*memberExpr)
-		if !ok || m.x == nil {
+		switch x := n.(type) {
+		case *memberExpr:
+			if x.x == nil {
+				return x.off
+			}
+			n = x.x
+		case *indexExpr:
+			n = x.x
+		case *callExpr:
+			n = x.fn
+		case *binaryExpr:
+			n = x.x
+		case *condExpr:
+			n = x.c
+		case *assignExpr:
+			n = x.target
+		default:
 			return n.offset()
 		}
-		n = m.x
 	}
 }
 
@@ -682,6 +696,13 @@ func (c *compiler) unary(x *unaryExpr) (cx, error) {
 	}
 	f := a.fn
 	var out cx
+	if x.op == "!" {
+		if err := c.wantBool(a, x.x, "the operand of !"); err != nil {
+			return cx{}, err
+		}
+	} else if c.isText(a.t) {
+		return cx{}, errAt(x.off, "operator %s cannot be applied to %s", x.op, a.t.name)
+	}
 	switch x.op {
 	case "!":
 		out = cx{fn: func(e *env) (any, error) {
@@ -725,6 +746,25 @@ func (c *compiler) unary(x *unaryExpr) (cx, error) {
 	return fold(out, a)
 }
 
+// scalar reports whether t is a type that can never be a bool, for load-time type errors.
+func (c *compiler) notBool(t *typeInfo) bool {
+	switch t {
+	case c.r.str, c.r.integer, c.r.long, c.r.double, c.r.char, c.r.dateTime, c.r.timeSpan, c.r.strings, c.r.jwt:
+		return true
+	}
+	return false
+}
+
+// wantBool refuses at load a condition whose type cannot be a bool.
+func (c *compiler) wantBool(x cx, n node, what string) error {
+	if c.notBool(x.t) {
+		return errAt(chainStart(n), "%s must be a bool, not %s", what, x.t.name)
+	}
+	return nil
+}
+
+func (c *compiler) isText(t *typeInfo) bool { return t == c.r.str || t == c.r.boolean }
+
 // fold evaluates an operator on constants once at load.
 func fold(out cx, operands ...cx) (cx, error) {
 	for _, o := range operands {
@@ -751,6 +791,27 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 	}
 	fa, fb := a.fn, b.fn
 	var out cx
+	switch x.op {
+	case "&&", "||":
+		if err := c.wantBool(a, x.x, "the left side of "+x.op); err != nil {
+			return cx{}, err
+		}
+		if err := c.wantBool(b, x.y, "the right side of "+x.op); err != nil {
+			return cx{}, err
+		}
+	case "-", "*", "/", "%", "<<", ">>":
+		if c.isText(a.t) || c.isText(b.t) {
+			bad := a.t
+			if !c.isText(bad) {
+				bad = b.t
+			}
+			return cx{}, errAt(x.off, "operator %s cannot be applied to %s", x.op, bad.name)
+		}
+	case "<", ">", "<=", ">=":
+		if a.t == c.r.boolean || b.t == c.r.boolean {
+			return cx{}, errAt(x.off, "operator %s cannot be applied to Boolean", x.op)
+		}
+	}
 	switch x.op {
 	case "&&", "||":
 		and := x.op == "&&"
@@ -942,6 +1003,9 @@ func (c *compiler) conditional(x *condExpr) (cx, error) {
 	}
 	b, err := c.value(x.b)
 	if err != nil {
+		return cx{}, err
+	}
+	if err := c.wantBool(cond, x.c, "the condition of ?:"); err != nil {
 		return cx{}, err
 	}
 	fc, fa, fb := cond.fn, a.fn, b.fn

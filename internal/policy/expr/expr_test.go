@@ -354,6 +354,10 @@ func TestLoadErrors(t *testing.T) {
 		{"property called", `@(context.Request.MatchedParameters("id"))`, 10, 38, "is a property, not a method"},
 		{"arity", `@("a".Substring())`, 10, 26, "does not take 0 arguments"},
 		{"not a delimiter", `@[1]`, 10, 20, "starts with @( or @{"},
+		{"string in condition", `@(context.Request.Method ? 1 : 2)`, 10, 22, "the condition of ?: must be a bool, not String"},
+		{"string minus", `@("a" - 1)`, 10, 26, "operator - cannot be applied to String"},
+		{"if on int", `@{ if (1) { return 1; } return 2; }`, 10, 27, "the condition of if must be a bool, not Int32"},
+		{"and on string", `@(context.Request.Method && true)`, 10, 22, "the left side of && must be a bool"},
 		{"nesting bound", "@(" + strings.Repeat("!", 300) + "true)", 10, 221, "nested more than 200 levels"},
 		{"local function", `@{ int F(int x) { return x; } return F(1); }`, 10, 23, "local functions are not available"},
 	}

@@ -93,6 +93,9 @@ func (c *compiler) stmt(n node) (execFn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.wantBool(cond, s.c, "the condition of if"); err != nil {
+			return nil, err
+		}
 		then, err := c.embedded(s.then)
 		if err != nil {
 			return nil, err
@@ -124,6 +127,9 @@ func (c *compiler) stmt(n node) (execFn, error) {
 	case *whileStmt:
 		cond, err := c.value(s.c)
 		if err != nil {
+			return nil, err
+		}
+		if err := c.wantBool(cond, s.c, "the condition of while"); err != nil {
 			return nil, err
 		}
 		body, err := c.embedded(s.body)
