@@ -80,8 +80,8 @@ func (d CacheDeps) compileCacheLookup(el *policy.Element, c *policy.Compiler) (p
 		return nil, err
 	}
 	for _, ch := range el.Children {
-		if err := onlyChildren(ch); err != nil {
-			return nil, err
+		if len(ch.Children) > 0 {
+			return nil, policy.Errorf(ch.Children[0].Pos, "<%s> holds a name as text, not <%s>", ch.Name, ch.Children[0].Name)
 		}
 		if len(ch.Attrs) > 0 {
 			return nil, policy.Errorf(ch.Attrs[0].Pos, "<%s> takes no attributes", ch.Name)

@@ -214,15 +214,10 @@ func quotaPeriod(q QuotaLimit, now time.Time) (int64, time.Duration) {
 	if q.Period <= 0 || now.Before(q.Start) {
 		return 0, 0
 	}
-	since := now.Sub(q.Start)
-	if since < 0 { // beyond time.Duration's range (start in year 1): count in whole seconds
-		secs := now.Unix() - q.Start.Unix()
-		p := int64(q.Period / time.Second)
-		idx := secs / p
-		return idx, time.Duration(p-secs%p) * time.Second
-	}
-	idx := int64(since / q.Period)
-	return idx, q.Period - since%q.Period
+	// Whole seconds: the default start (year 1) is beyond time.Duration's range from now.
+	secs := now.Unix() - q.Start.Unix()
+	p := max(int64(q.Period/time.Second), 1)
+	return secs / p, time.Duration(p-secs%p)*time.Second - time.Duration(now.Nanosecond())
 }
 
 // makeRoom keeps the number of keys under the bound; called with m.mu held.

@@ -30,15 +30,24 @@ type AzureADDeps struct {
 	Authority string
 }
 
-// validateAzureADToken is one compiled <validate-azure-ad-token>. It reuses validate-jwt's
-// token extraction, checks and failure shape (inner) with keys and issuers from the tenant's
-// v2.0 and v1.0 discovery documents, then checks the calling and the called application.
+// validateAzureADToken is one compiled <validate-azure-ad-token>: validate-jwt's checks with
+// keys and issuers from the tenant's v2.0 and v1.0 discovery documents, then the calling
+// application (client-application-ids).
 type validateAzureADToken struct {
-	inner     *validateJWT
 	deps      ValidateJWTDeps
 	authority string
+	id        string
+
+	header, query, tokenValue *policy.Value
+	httpCode                  *policy.Value
+	errorMessage              *policy.Value
+	outputVar                 string
+	audiences                 []policy.Value
+	claims                    []claimSpec
+	static                    bool // no check depends on an expression
 
 	tenant       *policy.Value // set when tenant-id is an expression
+	validator    *jwt.Validator
 	clientApps   []string
 	organization bool // tenant-id="organizations": personal accounts are refused
 
@@ -56,16 +65,7 @@ func (d Deps) compileValidateAzureADToken(el *policy.Element, c *policy.Compiler
 	if strings.TrimSpace(el.Text) != "" {
 		return nil, policy.Errorf(el.TextPos, "<validate-azure-ad-token> takes no text")
 	}
-	jd := d.ValidateJWT
-	logger := jd.Logger
-	jd.Logger = nil // this policy logs its own refusals
-	inner := &validateJWT{deps: jd, static: true,
-		requireScheme: policy.Value{}, requireExp: policy.Value{Const: "true"},
-		requireSigned: policy.Value{Const: "true"}, clockSkew: policy.Value{Const: "0"},
-		httpCode: policy.Value{Const: "401"}}
-	p := &validateAzureADToken{inner: inner, deps: d.ValidateJWT}
-	p.deps.Logger = logger
-
+	p := &validateAzureADToken{deps: d.ValidateJWT, static: true}
 	sources := 0
 	for _, name := range []string{"header-name", "query-parameter-name", "token-value"} {
 		v, err := r.value(name, false)
@@ -76,37 +76,32 @@ func (d Deps) compileValidateAzureADToken(el *policy.Element, c *policy.Compiler
 			continue
 		}
 		sources++
-		if v.IsExpr() {
-			inner.static = false
-		}
 		switch name {
 		case "header-name":
-			inner.header = v
+			p.header = v
 		case "query-parameter-name":
-			inner.query = v
+			p.query = v
 		default:
-			inner.tokenValue = v
+			p.tokenValue = v
 		}
 	}
 	if sources > 1 {
 		return nil, policy.Errorf(el.Pos, "<validate-azure-ad-token> takes at most one of header-name, query-parameter-name and token-value; found %d", sources)
 	}
 	if sources == 0 {
-		inner.header = &policy.Value{Const: "Authorization", Pos: el.Pos}
+		p.header = &policy.Value{Const: "Authorization", Pos: el.Pos}
 	}
-	if v, err := r.intValue("failed-validation-httpcode", false, 100, 599); err != nil {
-		return nil, err
-	} else if v != nil {
-		inner.httpCode = *v
-	}
-	if inner.errorMessage, err = r.value("failed-validation-error-message", false); err != nil {
+	if p.httpCode, err = r.intValue("failed-validation-httpcode", false, 100, 599); err != nil {
 		return nil, err
 	}
-	if inner.outputVar, _, err = r.constant("output-token-variable-name", false); err != nil {
+	if p.errorMessage, err = r.value("failed-validation-error-message", false); err != nil {
+		return nil, err
+	}
+	if p.outputVar, _, err = r.constant("output-token-variable-name", false); err != nil {
 		return nil, err
 	}
 	if id, ok := el.Attr("id"); ok {
-		inner.id = id.Value
+		p.id = id.Value
 	}
 
 	p.authority = d.AzureAD.Authority
@@ -151,9 +146,9 @@ func (d Deps) compileValidateAzureADToken(el *policy.Element, c *policy.Compiler
 		case "backend-application-ids":
 			backendApps, err = applicationIDs(ch, c)
 		case "audiences":
-			inner.audiences, err = valueList(ch, c, "audience", &inner.static)
+			p.audiences, err = valueList(ch, c, "audience", &p.static)
 		case "required-claims":
-			inner.claims, err = requiredClaims(ch, c, &inner.static)
+			p.claims, err = requiredClaims(ch, c, &p.static)
 		case "decryption-keys":
 			p.cfg.DecryptionKeys, err = decryptionKeys(ch, c)
 		default:
@@ -166,15 +161,15 @@ func (d Deps) compileValidateAzureADToken(el *policy.Element, c *policy.Compiler
 	// A backend application is the token's audience: its client ID (v2.0 tokens, and v1.0
 	// tokens requested for the ID) or the api://{client ID} URI (v1.0 tokens requested by it).
 	for _, id := range backendApps {
-		inner.audiences = append(inner.audiences, policy.Value{Const: id}, policy.Value{Const: "api://" + id})
+		p.audiences = append(p.audiences, policy.Value{Const: id}, policy.Value{Const: "api://" + id})
 	}
 
 	if d.ValidateJWT.Keys == nil {
 		return nil, policy.Errorf(el.Pos, "<validate-azure-ad-token> needs the gateway's key cache, which this context does not provide")
 	}
 	p.cfg.Cache, p.cfg.Now = d.ValidateJWT.Tokens, d.ValidateJWT.Now
-	if inner.static {
-		checks, err := inner.checks(nil)
+	if p.static {
+		checks, err := p.checks(nil)
 		if err != nil {
 			return nil, policy.Errorf(el.Pos, "<validate-azure-ad-token>: %v", err)
 		}
@@ -185,9 +180,86 @@ func (d Deps) compileValidateAzureADToken(el *policy.Element, c *policy.Compiler
 		if err != nil {
 			return nil, policy.Errorf(tenant.Pos, "<validate-azure-ad-token> tenant-id %q: %v", tenantID, err)
 		}
-		inner.validator = v
+		p.validator = v
 	}
 	return p, nil
+}
+
+// checks are the audience and claim tests; ctx nil means at load time, where every value is
+// a constant. Expiry and signatures are always required, with no clock skew.
+func (p *validateAzureADToken) checks(ctx *policy.Context) (*jwt.Checks, error) {
+	str := func(v policy.Value) (string, error) {
+		if ctx == nil {
+			return v.Const, nil
+		}
+		return v.String(ctx)
+	}
+	c := &jwt.Checks{}
+	for _, v := range p.audiences {
+		s, err := str(v)
+		if err != nil {
+			return nil, err
+		}
+		c.Audiences = append(c.Audiences, strings.TrimSpace(s))
+	}
+	for _, cl := range p.claims {
+		req := jwt.ClaimRequirement{Name: cl.name, MatchAny: cl.matchAny, Separator: cl.separator}
+		for _, v := range cl.values {
+			s, err := str(v)
+			if err != nil {
+				return nil, err
+			}
+			req.Values = append(req.Values, s)
+		}
+		c.RequiredClaims = append(c.RequiredClaims, req)
+	}
+	return c, nil
+}
+
+// extract finds the token: the header (Authorization loses its Bearer scheme, matched
+// case-insensitively; a custom header holds the bare token), the query parameter or the
+// token-value expression. absent, when not empty, says why there is none.
+func (p *validateAzureADToken) extract(ctx *policy.Context) (raw, absent string, err error) {
+	switch {
+	case p.header != nil:
+		name, err := p.header.String(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		v, ok := ctx.Request.Header.Get(name)
+		v = strings.TrimSpace(v)
+		if !ok || v == "" {
+			return "", "the request has no " + name + " header", nil
+		}
+		if !strings.EqualFold(name, "Authorization") {
+			return v, "", nil
+		}
+		scheme, rest, _ := strings.Cut(v, " ")
+		rest = strings.TrimSpace(rest)
+		if !strings.EqualFold(scheme, "Bearer") || rest == "" {
+			return "", "the Authorization header holds no Bearer token", nil
+		}
+		return rest, "", nil
+	case p.query != nil:
+		name, err := p.query.String(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		v, _ := ctx.Request.OriginalURL.Query.Get(name)
+		if v = strings.TrimSpace(v); v == "" {
+			return "", "the request has no " + name + " query parameter", nil
+		}
+		return v, "", nil
+	default:
+		v, err := p.tokenValue.String(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		if v = strings.TrimSpace(v); v == "" {
+			return "", "token-value is empty", nil
+		}
+		return v, "", nil
+	}
 }
 
 // normalizeTenant accepts a tenant GUID, a domain (contoso.onmicrosoft.com, also written as
@@ -250,8 +322,7 @@ func (p *validateAzureADToken) validatorFor(tenant string) (*jwt.Validator, erro
 }
 
 func (p *validateAzureADToken) Run(ctx *policy.Context) error {
-	in := p.inner
-	validator := in.validator
+	validator := p.validator
 	organizations := p.organization
 	if p.tenant != nil {
 		s, err := p.tenant.String(ctx)
@@ -267,19 +338,19 @@ func (p *validateAzureADToken) Run(ctx *policy.Context) error {
 		}
 		organizations = strings.EqualFold(tenant, "organizations")
 	}
-	raw, present, err := in.extract(ctx)
+	raw, absent, err := p.extract(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("validate-azure-ad-token: evaluating an expression: %w", err)
+	}
+	if absent != "" {
+		return p.refuse(ctx, &jwt.Failure{Reason: jwt.TokenNotPresent, Message: jwt.TokenNotPresent.Message(), Detail: absent})
 	}
 	var tok *jwt.Token
-	switch {
-	case !present:
-		_, err = validator.Validate("")
-	case in.static:
+	if p.static {
 		tok, err = validator.Validate(raw)
-	default:
+	} else {
 		var c *jwt.Checks
-		if c, err = in.checks(ctx); err != nil {
+		if c, err = p.checks(ctx); err != nil {
 			return fmt.Errorf("validate-azure-ad-token: evaluating an expression: %w", err)
 		}
 		tok, err = validator.ValidateWith(raw, c)
@@ -298,8 +369,8 @@ func (p *validateAzureADToken) Run(ctx *policy.Context) error {
 	if f := p.checkClient(tok); f != nil {
 		return p.refuse(ctx, f)
 	}
-	if in.outputVar != "" {
-		setVariable(ctx, in.outputVar, tok)
+	if p.outputVar != "" {
+		setVariable(ctx, p.outputVar, tok)
 	}
 	return nil
 }
@@ -326,7 +397,7 @@ func (p *validateAzureADToken) checkClient(tok *jwt.Token) *jwt.Failure {
 		}
 	}
 	return &jwt.Failure{Reason: jwt.TokenClaimValueNotAllowed,
-		Message: "Claim " + name + " value of " + headerSafe(clipText(got)) + " is not allowed. Access denied.",
+		Message: "Claim " + name + " value of " + bearerSafe(clipText(got)) + " is not allowed. Access denied.",
 		Detail:  fmt.Sprintf("the calling application %s=%q is not one of client-application-ids %q", name, clipText(got), p.clientApps)}
 }
 
@@ -344,21 +415,58 @@ func firstClaim(t *jwt.Token, name string) string {
 	return ""
 }
 
-// refuse is validate-jwt's failure under this policy's name.
+// refuse is the policy's failure: failed-validation-httpcode (401) with
+// failed-validation-error-message or the reason's message, and on a 401 the RFC 6750
+// WWW-Authenticate header unless the gateway turns it off.
 func (p *validateAzureADToken) refuse(ctx *policy.Context, f *jwt.Failure) error {
-	err := p.inner.failure(ctx, f)
-	var pf *policy.Failure
-	if errors.As(err, &pf) {
-		pf.Source = "validate-azure-ad-token"
-		if pf.StatusCode == 0 {
-			pf.StatusCode = http.StatusUnauthorized
+	status := http.StatusUnauthorized
+	if p.httpCode != nil {
+		if n, err := evalInt(ctx, p.httpCode, "failed-validation-httpcode", 100, 599); err == nil {
+			status = int(n)
 		}
+	}
+	msg := f.Message
+	if p.errorMessage != nil {
+		if s, err := p.errorMessage.String(ctx); err == nil && s != "" {
+			msg = s
+		}
+	}
+	out := &policy.Failure{
+		Reason:     string(f.Reason),
+		Message:    msg,
+		StatusCode: status,
+		Detail:     f.Message + " Detail: " + f.Detail + ".",
+		Err:        f,
+	}
+	if status == http.StatusUnauthorized && !p.deps.NoWWWAuthenticate {
+		v := "Bearer"
+		if f.Reason != jwt.TokenNotPresent {
+			v = `Bearer error="invalid_token", error_description="` + bearerSafe(f.Message) + `"`
+		}
+		out.Header = []policy.Field{{Name: "WWW-Authenticate", Value: v}}
 	}
 	if p.deps.Logger != nil {
 		p.deps.Logger.Info("validate-azure-ad-token refused the request",
-			"reason", string(f.Reason), "detail", f.Detail, "policy_id", p.inner.id, "request_id", ctx.RequestID)
+			"reason", string(f.Reason), "detail", f.Detail, "policy_id", p.id, "request_id", ctx.RequestID)
 	}
-	return err
+	return out
+}
+
+// bearerSafe keeps what RFC 6750 allows in error_description: printable ASCII without '"'
+// and '\'. The message may repeat a claim value from the token.
+func bearerSafe(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\'')
+		case c >= 0x20 && c <= 0x7e:
+			b = append(b, c)
+		default:
+			b = append(b, '?')
+		}
+	}
+	return string(b)
 }
 
 // applicationIDs reads <client-application-ids> or <backend-application-ids>: constant
