@@ -154,6 +154,10 @@ type (
 		at
 		t *typeRef
 	}
+	throwExpr struct {
+		at
+		x node
+	}
 )
 
 type interpNode struct {

@@ -198,6 +198,19 @@ func (c *compiler) chain(n node) (cx, error) {
 			return cx{}, err
 		}
 		return konst(t.zero, t), nil
+	case *throwExpr:
+		v, err := c.value(x.x)
+		if err != nil {
+			return cx{}, err
+		}
+		f := v.fn
+		return cx{fn: func(e *env) (any, error) {
+			ex, err := f(e)
+			if err != nil {
+				return nil, err
+			}
+			return nil, asThrown(ex)
+		}}, nil
 	case *typeofExpr:
 		return cx{}, errAt(x.off, "typeof is not available in policy expressions (reflection)")
 	}
@@ -271,6 +284,15 @@ func (c *compiler) member(x *memberExpr) (cx, error) {
 		if p == nil {
 			if nested := c.r.types[recv.typ.name+"."+x.name]; nested != nil {
 				return cx{typ: nested}, nil
+			}
+			if m := recv.typ.smethods[x.name]; m != nil && m.min <= 1 && (m.max < 0 || m.max >= 1) {
+				// a method group such as char.IsDigit passed where a lambda goes
+				slot := c.declare("\x00"+x.name, nil)
+				call := m.call
+				l := &lambda{slots: []int{slot}, body: func(e *env) (any, error) {
+					return call(e, nil, []any{e.locals[slot]}, nil)
+				}}
+				return konst(l, c.r.lambda), nil
 			}
 			return cx{}, errAt(x.off, "%s.%s is not available in policy expressions", recv.typ.name, x.name)
 		}

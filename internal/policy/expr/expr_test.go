@@ -216,6 +216,7 @@ func TestEvaluate(t *testing.T) {
 		{"for loop", `@{ int total = 0; for (int i = 0; i < 10; i++) { if (i == 5) { continue; } total += i; } return total; }`, "40"},
 		{"while break", `@{ var n = 0; while (true) { n++; if (n >= 3) break; } return n; }`, "3"},
 		{"switch", `@{ switch (context.Request.Method.ToLower()) { case "get": case "head": return "read"; case "post": return "write"; default: return "other"; } }`, "write"},
+		{"catch by type", `@{ try { throw new InvalidOperationException("x"); } catch (FormatException) { return "wrong"; } catch (InvalidOperationException e) { return e.Message; } }`, "x"},
 		{"try catch", `@{ try { return int.Parse("x12"); } catch (FormatException ex) { return "bad:" + (ex.Message.Length > 0); } }`, "bad:True"},
 		{"int try parse", `@(int.TryParse("42", out var n) ? n * 2 : -1)`, "84"},
 		{"convert base64", `@(Encoding.UTF8.GetString(Convert.FromBase64String(Convert.ToBase64String(Encoding.UTF8.GetBytes("héllo")))))`, "héllo"},
@@ -244,6 +245,7 @@ func TestEvaluate(t *testing.T) {
 		{"long constant folding", `@(1 + 2 * 3)`, "7"},
 		{"dictionary", `@{ var d = new Dictionary<string, string> { { "a", "1" } }; d["b"] = "2"; return d.ContainsKey("b") + d["a"] + d.Count; }`, "True12"},
 		{"aes round trip", `@{ var key = new byte[16]; var iv = new byte[16]; var enc = Encoding.UTF8.GetBytes("secret").Encrypt("Aes", key, iv); return Encoding.UTF8.GetString(enc.Decrypt("Aes", key, iv)); }`, "secret"},
+		{"method group", `@("a1b2".Where(char.IsDigit).Count() + new[] {"1", "22"}.Select(int.Parse).Sum())`, "25"},
 		{"lambda block", `@(new[] {1, 2, 3}.Select(x => { var y = x * 2; return y; }).Sum())`, "12"},
 		{"compound assignment", `@{ var s = "a"; s += "b"; s += 1; var n = 5; n -= 2; n *= 3; return s + n; }`, "ab19"},
 		{"web utility", `@(System.Net.WebUtility.UrlEncode("a b&c") + System.Net.WebUtility.UrlDecode("x+y%21"))`, "a+b%26cx y!"},
@@ -289,6 +291,7 @@ func TestRuntimeErrors(t *testing.T) {
 		{"bad base64", `@(Convert.FromBase64String("!!!"))`, "FormatException"},
 		{"first of empty", `@(new string[0].First())`, "InvalidOperationException"},
 		{"throw", `@{ throw new Exception("no"); }`, "Exception"},
+		{"throw expression", `@((string)context.Variables.GetValueOrDefault("nope") ?? throw new ArgumentException("missing"))`, "ArgumentException"},
 	}
 	ctx := testContext(t)
 	for _, tt := range tests {

@@ -248,6 +248,9 @@ func (r *registry) typeOf(v any) *typeInfo {
 	case Enum:
 		return r.types[x.Type]
 	case *Exception:
+		if t := r.types[x.Type]; t != nil {
+			return t
+		}
 		return r.types["Exception"]
 	case *stringBuilder:
 		return r.types["StringBuilder"]

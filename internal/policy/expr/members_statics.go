@@ -853,30 +853,31 @@ func (r *registry) buildStatics() {
 		return b, nil
 	})
 
-	// Exceptions, for throw and catch
-	ex := newType("Exception")
-	for _, n := range []string{"Exception", "System.Exception", "ArgumentException", "ArgumentNullException",
+	// Exceptions, for throw and catch; each name makes exceptions of its own type
+	for _, n := range []string{"Exception", "ArgumentException", "ArgumentNullException",
 		"InvalidOperationException", "FormatException", "JsonReaderException", "JsonException", "KeyNotFoundException",
 		"NullReferenceException", "InvalidCastException", "IndexOutOfRangeException", "ArgumentOutOfRangeException",
 		"CryptographicException", "UriFormatException", "OverflowException", "DivideByZeroException", "NotSupportedException",
 		"JsonSerializationException", "TimeoutException", "UnauthorizedAccessException"} {
-		r.types[n] = ex
-	}
-	ex.ctor = func(e *env, _ []*typeInfo, args []any) (any, error) {
-		msg := "an expression threw an exception"
-		if len(args) > 0 {
-			msg = toStr(args[0])
+		ex := newType(n)
+		r.alias(ex, n, "System."+n)
+		name := n
+		ex.ctor = func(e *env, _ []*typeInfo, args []any) (any, error) {
+			msg := "an expression threw " + name
+			if len(args) > 0 {
+				msg = toStr(args[0])
+			}
+			return &Exception{Type: name, Message: msg}, nil
 		}
-		return &Exception{Type: "Exception", Message: msg}, nil
+		ex.is = func(v any) bool { x, ok := v.(*Exception); return ok && (name == "Exception" || x.Type == name) }
+		ex.prop("Message", r.str, func(e *env, recv any) (any, error) {
+			x, err := recvAs[*Exception](recv)
+			if err != nil {
+				return nil, err
+			}
+			return x.Message, nil
+		})
 	}
-	ex.is = func(v any) bool { _, ok := v.(*Exception); return ok }
-	ex.prop("Message", r.str, func(e *env, recv any) (any, error) {
-		x, err := recvAs[*Exception](recv)
-		if err != nil {
-			return nil, err
-		}
-		return x.Message, nil
-	})
 
 	// StringBuilder
 	sb := newType("StringBuilder")

@@ -1078,6 +1078,14 @@ func (ps *parser) parsePrimary() (node, error) {
 			return &litExpr{at: at{t.off}}, nil
 		case "new":
 			return ps.parseNew()
+		case "throw":
+			// a throw expression: x ?? throw new Exception("...")
+			ps.next()
+			x, err := ps.parseExpr()
+			if err != nil {
+				return nil, err
+			}
+			return &throwExpr{at: at{t.off}, x: x}, nil
 		case "default":
 			ps.next()
 			d := &defaultExpr{at: at{t.off}}

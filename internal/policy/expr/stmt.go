@@ -191,10 +191,7 @@ func (c *compiler) stmt(n node) (execFn, error) {
 			if err != nil {
 				return ctlNormal, err
 			}
-			if ex, ok := v.(*Exception); ok {
-				return ctlNormal, ex
-			}
-			return ctlNormal, throw("Exception", "an expression threw %s", typeName(v))
+			return ctlNormal, asThrown(v)
 		}, nil
 	case *usingStmt:
 		c.push()
@@ -555,6 +552,14 @@ func (c *compiler) try(s *tryStmt) (execFn, error) {
 		}
 		return k, err
 	}, nil
+}
+
+// asThrown is the error a throw raises for value v.
+func asThrown(v any) error {
+	if ex, ok := v.(*Exception); ok {
+		return ex
+	}
+	return throw("Exception", "an expression threw %s", typeName(v))
 }
 
 func lastDot(s string) int {
