@@ -299,3 +299,37 @@ func TestOnBehalfOf(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceCodeConsent: a device flow for a scope the user may consent to shows the consent
+// page after sign-in; cancel makes the device's poll answer authorization_declined.
+func TestDeviceCodeConsent(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		decision string
+		code     int // 0: tokens
+	}{{"decline", 70020}, {"accept", 0}} {
+		t.Run(tc.decision, func(t *testing.T) {
+			_, dc, _ := f.post(f.url+"/"+tenantID+"/oauth2/v2.0/devicecode", url.Values{"client_id": {publicAppID}, "scope": {legacyURI + "/user_impersonation"}}, nil)
+			_, body := f.get(f.url + "/devicelogin")
+			r, page := f.submit(parseForm(t, string(body)), url.Values{"otc": {dc["user_code"].(string)}, "login": {userName}, "passwd": {userPassword}})
+			if r.StatusCode != 200 || !strings.Contains(page, "Permissions requested") {
+				t.Fatalf("no consent page: %d\n%s", r.StatusCode, page)
+			}
+			r, page = f.submit(parseForm(t, page), url.Values{"decision": {tc.decision}})
+			if r.StatusCode != 200 {
+				t.Fatalf("consent answer: %d\n%s", r.StatusCode, page)
+			}
+			status, doc, _ := f.post(f.tokenURL(2), url.Values{"grant_type": {grantDeviceCode}, "client_id": {publicAppID}, "device_code": {dc["device_code"].(string)}}, nil)
+			if tc.code != 0 {
+				assertEntraError(t, f, status, doc, tc.code)
+				return
+			}
+			if status != 200 {
+				t.Fatalf("%d %v", status, doc)
+			}
+			if _, c := f.claimsOf(doc["access_token"].(string)); c["scp"] != "user_impersonation" {
+				t.Errorf("claims %v", c)
+			}
+		})
+	}
+}

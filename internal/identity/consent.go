@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -24,6 +23,9 @@ type pendingConsent struct {
 	UserID   string     `json:"user_id"`
 	Params   url.Values `json:"params"`
 	Scopes   []string   `json:"scopes"`
+	// Device flow: the device authorization and its user code.
+	DeviceKey string `json:"device_key,omitempty"`
+	UserCode  string `json:"user_code,omitempty"`
 }
 
 // userConsentable returns the requested permissions the user has not consented to when every
@@ -106,26 +108,9 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	key := grantKey(r.PostForm.Get("consent_ticket"))
-	var rec *directory.GrantRecord
-	err := s.store.Update(ctx, func(tx directory.Writer) error {
-		var err error
-		if rec, err = tx.Grant(ctx, kindConsent, key); err != nil {
-			return err
-		}
-		return tx.DeleteGrant(ctx, kindConsent, key)
-	})
-	if errors.Is(err, directory.ErrNotFound) || (err == nil && s.now().After(rec.Expires)) {
+	pc, err := s.takeConsentTicket(ctx, r.PostForm.Get("consent_ticket"))
+	if err != nil || pc.DeviceKey != "" {
 		s.renderError(w, r, newError(90023, "invalid_request", 400, "The consent request is unknown or has expired. Start the sign-in again."))
-		return
-	}
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	var pc pendingConsent
-	if err := json.Unmarshal(rec.Data, &pc); err != nil {
-		s.renderError(w, r, err)
 		return
 	}
 	req, pageErr, redirectErr := s.checkAuthorize(ctx, r.PathValue("tenant"), pc.Version, pc.Params)
@@ -152,26 +137,61 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, req, err)
 		return
 	}
-	err = s.store.Update(ctx, func(tx directory.Writer) error {
-		grants, err := tx.PermissionGrants(ctx, pc.TenantID, req.client.sp.ID, res.sp.ID)
+	if err := s.recordUserConsent(ctx, req.client, res, user, pc.Scopes); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.completeSignIn(w, r, req, user)
+}
+
+// takeConsentTicket reads and deletes a pending consent (single use).
+func (s *Server) takeConsentTicket(ctx context.Context, ticket string) (*pendingConsent, error) {
+	if ticket == "" {
+		return nil, directory.ErrNotFound
+	}
+	key := grantKey(ticket)
+	var rec *directory.GrantRecord
+	err := s.store.Update(ctx, func(tx directory.Writer) error {
+		var err error
+		if rec, err = tx.Grant(ctx, kindConsent, key); err != nil {
+			return err
+		}
+		return tx.DeleteGrant(ctx, kindConsent, key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.now().After(rec.Expires) {
+		return nil, directory.ErrNotFound
+	}
+	var pc pendingConsent
+	if err := json.Unmarshal(rec.Data, &pc); err != nil {
+		return nil, err
+	}
+	return &pc, nil
+}
+
+// recordUserConsent merges scopes into the user's own (Principal) grant for client on res.
+func (s *Server) recordUserConsent(ctx context.Context, c *client, res *resource, user *directory.User, scopes []string) error {
+	err := s.store.Update(ctx, func(tx directory.Writer) error {
+		grants, err := tx.PermissionGrants(ctx, c.tenantID, c.sp.ID, res.sp.ID)
 		if err != nil {
 			return err
 		}
 		for i := range grants {
 			g := &grants[i]
 			if g.ConsentType == "Principal" && g.PrincipalID == user.ID {
-				g.Scope = directory.MergeScopes(g.Scope, pc.Scopes)
+				g.Scope = directory.MergeScopes(g.Scope, scopes)
 				return tx.PutPermissionGrant(ctx, g)
 			}
 		}
-		return tx.PutPermissionGrant(ctx, &directory.PermissionGrant{ID: directory.NewID(), TenantID: pc.TenantID, ClientID: req.client.sp.ID,
-			ConsentType: "Principal", PrincipalID: user.ID, ResourceID: res.sp.ID, Scope: directory.MergeScopes("", pc.Scopes)})
+		return tx.PutPermissionGrant(ctx, &directory.PermissionGrant{ID: directory.NewID(), TenantID: c.tenantID, ClientID: c.sp.ID,
+			ConsentType: "Principal", PrincipalID: user.ID, ResourceID: res.sp.ID, Scope: directory.MergeScopes("", scopes)})
 	})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return fmt.Errorf("record consent: %w", err)
 	}
-	s.dir.forgetGrants(pc.TenantID, req.client.sp.ID, res.sp.ID)
-	s.log.Info("identity: user consent recorded", "tenant", pc.TenantID, "client", req.client.app.AppID, "user", user.ID, "scopes", strconv.Quote(strings.Join(pc.Scopes, " ")))
-	s.completeSignIn(w, r, req, user)
+	s.dir.forgetGrants(c.tenantID, c.sp.ID, res.sp.ID)
+	s.log.Info("identity: user consent recorded", "tenant", c.tenantID, "client", c.app.AppID, "user", user.ID, "scopes", strconv.Quote(strings.Join(scopes, " ")))
+	return nil
 }

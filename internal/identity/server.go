@@ -141,6 +141,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /{tenant}/oauth2/devicecode", s.handleDeviceCode(1))
 	m.HandleFunc("GET /devicelogin", s.handleDeviceLoginPage)
 	m.HandleFunc("POST /devicelogin", s.handleDeviceLogin)
+	m.HandleFunc("POST /devicelogin/consent", s.handleDeviceConsent)
 	m.HandleFunc("/{tenant}/oauth2/v2.0/logout", s.handleLogout)
 	m.HandleFunc("/{tenant}/oauth2/logout", s.handleLogout)
 	m.HandleFunc("/{tenant}/openid/userinfo", s.handleUserInfo)

@@ -178,6 +178,7 @@ var entraErrors = map[int]struct {
 	70000: {"invalid_grant", 400}, 9001023: {"invalid_request", 400}, 70016: {"authorization_pending", 400},
 	70018: {"bad_verification_code", 400}, 70019: {"expired_token", 400}, 90055: {"temporarily_unavailable", 429},
 	50053: {"invalid_grant", 400}, 50013: {"invalid_grant", 400}, 9002326: {"invalid_request", 400},
+	70020: {"authorization_declined", 400},
 }
 
 // assertEntraError checks every field of Entra's error body.
