@@ -101,7 +101,8 @@ func (ex *exchange) fill(rc *fasthttp.RequestCtx, plan *Plan, tls bool, requestI
 	r.MatchedParameters = ex.params
 
 	// The body stays a stream until a policy reads it.
-	if cl := rc.Request.Header.ContentLength(); cl != 0 {
+	// -1 is a chunked body; -2 (no Content-Length, no Transfer-Encoding) is no body at all.
+	if cl := rc.Request.Header.ContentLength(); cl > 0 || cl == -1 {
 		ex.body = limitedBody{r: rc.RequestBodyStream(), left: plan.maxBody}
 		r.Body.SetStream(&ex.body, int64(cl), plan.maxBody)
 	}
@@ -139,6 +140,7 @@ type limitedBody struct {
 	r    io.Reader
 	left int64
 	err  error // the client stream's own failure (timeout, broken framing), not EOF
+	eof  bool  // read to the end
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -151,6 +153,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		if n, _ := b.r.Read(one[:]); n > 0 {
 			return 0, errBodyTooLarge
 		}
+		b.eof = true
 		return 0, io.EOF
 	}
 	if int64(len(p)) > b.left {
@@ -158,7 +161,10 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.eof = true
+	case err != nil:
 		b.err = err
 	}
 	return n, err

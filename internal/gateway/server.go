@@ -219,7 +219,7 @@ func (s *Server) serve(rc *fasthttp.RequestCtx, plan *Plan, ex *exchange, o *Obs
 		writeError(rc, 500, http500Message, nil)
 		s.opt.Log.Error("pipeline error", "request_id", o.RequestID, "api", o.API, "operation", o.Operation, "error", err.Error())
 	}
-	if !ex.req.Body.Loaded() && ex.body.r != nil && ex.body.left > 0 && rc.Request.Header.ContentLength() != 0 {
+	if ex.body.r != nil && !ex.body.eof {
 		// The client's body was neither forwarded nor read: do not trust what follows it on this
 		// connection.
 		rc.SetConnectionClose()

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -472,5 +473,55 @@ func TestSlowClientIsCutOff(t *testing.T) {
 				t.Errorf("answer %q, want 408", rest)
 			}
 		})
+	}
+}
+
+// Connections are kept alive on both sides: requests with and without a body reuse one client
+// connection and one backend connection.
+func TestKeepAlive(t *testing.T) {
+	var newConns atomic.Int64
+	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	backend.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			newConns.Add(1)
+		}
+	}
+	backend.Start()
+	t.Cleanup(backend.Close)
+	_, gw := startGateway(t, testPlan(t, echoAPI(backend.URL)), gatewayOpts{})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	reused := 0
+	for i := 0; i < 20; i++ {
+		var body io.Reader
+		method := "GET"
+		if i%2 == 1 {
+			method, body = "POST", strings.NewReader(strings.Repeat("x", 20000))
+		}
+		req, _ := http.NewRequest(method, gw+"/echo/x", body)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) {
+				if info.Reused {
+					reused++
+				}
+			},
+		}))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", method, resp.StatusCode)
+		}
+	}
+	if reused != 19 {
+		t.Errorf("the client's connection was reused %d times of 19", reused)
+	}
+	if n := newConns.Load(); n != 1 {
+		t.Errorf("the gateway opened %d backend connections, want 1", n)
 	}
 }
