@@ -74,6 +74,8 @@ func Example() {
 	srv := &http.Server{Handler: svc.Handler(), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second}
 	go srv.ServeTLS(ln, "", "")
 	defer srv.Close()
+	// Housekeeping: expired codes and refresh tokens leave the store.
+	go svc.Maintain(ctx)
 
 	// On the admin listener, behind the admin token.
 	_ = svc.KeysHandler("admin-token")

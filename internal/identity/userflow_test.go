@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"portcullis/internal/directory"
 )
 
 var (
@@ -551,4 +555,25 @@ func TestSinglePageApplication(t *testing.T) {
 			t.Errorf("preflight %d %v", resp.StatusCode, resp.Header)
 		}
 	})
+}
+
+func TestPurgeExpired(t *testing.T) {
+	f := newFixture(t)
+	_, challenge := pkcePair()
+	q := f.signInCode(publicAuthorizeParams(challenge))
+	key := grantKey(q.Get("code"))
+	ctx := context.Background()
+	if err := f.server.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Grant(ctx, kindCode, key); err != nil {
+		t.Fatalf("a live code was purged: %v", err)
+	}
+	f.clock.Advance(codeLifetime + time.Second)
+	if err := f.server.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Grant(ctx, kindCode, key); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("expired code still stored: %v", err)
+	}
 }
