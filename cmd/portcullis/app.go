@@ -42,7 +42,7 @@ An APP argument is a display name, a client (application) ID, an object ID or an
 Application ID URI.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return usageError{errors.New("name a sub-command: create, list, show, set-uri, add-scope, add-role, add-secret, add-cert, grant, set-token-version or delete (see portcullis app --help)")}
+			return usageError{errors.New("name a sub-command: create, list, show, set-uri, add-scope, add-role, add-secret, add-cert, grant, set-token-version, add-redirect, public-flows, remove-secret, remove-cert or delete (see portcullis app --help)")}
 		},
 	}
 	pf := cmd.PersistentFlags()
@@ -54,6 +54,7 @@ Application ID URI.`,
 		appCreateCommand(f), appListCommand(f), appShowCommand(f), appSetURICommand(f),
 		appAddScopeCommand(f), appAddRoleCommand(f), appAddSecretCommand(f), appAddCertCommand(f),
 		appGrantCommand(f), appSetTokenVersionCommand(f), appDeleteCommand(f),
+		appAddRedirectCommand(f), appPublicFlowsCommand(f), appRemoveSecretCommand(f), appRemoveCertCommand(f),
 	)
 	return cmd
 }
@@ -1181,6 +1182,118 @@ func appDeleteCommand(f *appFlags) *cobra.Command {
 				return printValue(out, map[string]any{"id": app.ID, "appId": app.AppID, "displayName": app.DisplayName, "deleted": true})
 			}
 			fmt.Fprintf(out, "Deleted %q (client ID %s).\n", app.DisplayName, app.AppID)
+			return nil
+		}),
+	}
+}
+
+func appAddRedirectCommand(f *appFlags) *cobra.Command {
+	var platform string
+	cmd := &cobra.Command{
+		Use:   "add-redirect APP URI",
+		Short: "Add a redirect URI (Authentication → Add a platform: web, spa or public for mobile and desktop)",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: appRun(f, func(ctx context.Context, m *mgmt, out io.Writer, args []string) error {
+			property := map[string]string{"web": "web", "spa": "spa", "public": "publicClient"}[platform]
+			if property == "" {
+				return usageError{fmt.Errorf("--platform %q: use web, spa or public", platform)}
+			}
+			app, err := m.findApp(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			uris, err := rawList(app.raw, property, "redirectUris")
+			if err != nil {
+				return err
+			}
+			if slices.Contains(uris, any(args[1])) {
+				return fmt.Errorf("%q already has the %s redirect URI %s. Fix: nothing to do", app.DisplayName, platform, args[1])
+			}
+			uris = append(uris, args[1])
+			return m.patchApp(ctx, out, app, map[string]any{property: map[string]any{"redirectUris": uris}},
+				fmt.Sprintf("Added the %s redirect URI %s to %q.", platform, args[1], app.DisplayName))
+		}),
+	}
+	cmd.Flags().StringVar(&platform, "platform", "web", "web (confidential, server-side), spa, or public (mobile and desktop)")
+	return cmd
+}
+
+func appPublicFlowsCommand(f *appFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "public-flows APP on|off",
+		Short: "Allow or refuse public client flows such as device code (Authentication → Allow public client flows)",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: appRun(f, func(ctx context.Context, m *mgmt, out io.Writer, args []string) error {
+			on, ok := map[string]bool{"on": true, "yes": true, "true": true, "off": false, "no": false, "false": false}[strings.ToLower(args[1])]
+			if !ok {
+				return usageError{fmt.Errorf("%q: use on or off", args[1])}
+			}
+			app, err := m.findApp(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			word := "refuses"
+			if on {
+				word = "allows"
+			}
+			return m.patchApp(ctx, out, app, map[string]any{"isFallbackPublicClient": on},
+				fmt.Sprintf("%q now %s public client flows (isFallbackPublicClient %v).", app.DisplayName, word, on))
+		}),
+	}
+}
+
+func appRemoveSecretCommand(f *appFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-secret APP SECRET-ID",
+		Short: "Delete a client secret (Certificates & secrets → Delete); SECRET-ID is shown by add-secret and show",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: appRun(f, func(ctx context.Context, m *mgmt, out io.Writer, args []string) error {
+			app, err := m.findApp(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := m.call(ctx, http.MethodPost, "/applications/"+url.PathEscape(app.ID)+"/removePassword", map[string]any{"keyId": args[1]}, nil); err != nil {
+				return err
+			}
+			if m.json {
+				return printValue(out, map[string]any{"appId": app.AppID, "keyId": args[1], "removed": true})
+			}
+			fmt.Fprintf(out, "Removed the client secret %s from %q.\n", args[1], app.DisplayName)
+			return nil
+		}),
+	}
+}
+
+func appRemoveCertCommand(f *appFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-cert APP THUMBPRINT|KEY-ID",
+		Short: "Delete a certificate (Certificates & secrets → Delete), named by its thumbprint or key ID",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: appRun(f, func(ctx context.Context, m *mgmt, out io.Writer, args []string) error {
+			app, err := m.findApp(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			keyID := ""
+			for _, k := range app.KeyCredentials {
+				thumb := ""
+				if k.CustomKeyIdentifier != nil {
+					thumb = thumbprintHex(*k.CustomKeyIdentifier)
+				}
+				if strings.EqualFold(k.KeyID, args[1]) || (thumb != "" && strings.EqualFold(thumb, strings.ReplaceAll(args[1], ":", ""))) {
+					keyID = k.KeyID
+				}
+			}
+			if keyID == "" {
+				return fmt.Errorf("%q has no certificate %s. Fix: `portcullis app show %s` lists its certificates' thumbprints", app.DisplayName, args[1], quoteArg(app.DisplayName))
+			}
+			if _, err := m.call(ctx, http.MethodPost, "/applications/"+url.PathEscape(app.ID)+"/removeKey", map[string]any{"keyId": keyID}, nil); err != nil {
+				return err
+			}
+			if m.json {
+				return printValue(out, map[string]any{"appId": app.AppID, "keyId": keyID, "removed": true})
+			}
+			fmt.Fprintf(out, "Removed the certificate %s from %q.\n", args[1], app.DisplayName)
 			return nil
 		}),
 	}

@@ -216,6 +216,21 @@ func TestAppArticleSteps(t *testing.T) {
 		t.Fatalf("show -o json: %v\n%s", err, out)
 	}
 
+	// Authentication and credential clean-up.
+	in.ok("add-redirect", "client-app", "https://app.example/callback")
+	in.ok("add-redirect", "client-app", "http://localhost", "--platform", "public")
+	in.ok("public-flows", "client-app", "on")
+	client, _ = in.store.ApplicationByAppID(ctx, appTestTenant, clientID)
+	if strings.Join(client.RedirectURIs, " ") != "https://app.example/callback" || strings.Join(client.PublicRedirectURIs, " ") != "http://localhost" || !client.PublicClient {
+		t.Fatalf("redirect URIs and public flows: web %v public %v fallback %v", client.RedirectURIs, client.PublicRedirectURIs, client.PublicClient)
+	}
+	in.ok("remove-secret", "client-app", client.Passwords[0].KeyID)
+	in.ok("remove-cert", "client-app", strings.ToUpper(fmt.Sprintf("%x", thumb[:])))
+	client, _ = in.store.ApplicationByAppID(ctx, appTestTenant, clientID)
+	if len(client.Passwords)+len(client.Certificates) != 0 {
+		t.Fatalf("credentials left after removal: %+v %+v", client.Passwords, client.Certificates)
+	}
+
 	in.ok("delete", "client-app")
 	if _, err := in.store.ApplicationByAppID(ctx, appTestTenant, clientID); err == nil {
 		t.Fatal("delete left the application")
@@ -292,6 +307,11 @@ func TestAppErrors(t *testing.T) {
 		{"no sub-command", []string{}, 2, "name a sub-command"},
 		{"too many arguments", []string{"show", "a", "b"}, 2, "accepts 1 arg"},
 		{"bad output", []string{"list", "-o", "yaml"}, 2, "--output"},
+		{"bad platform", []string{"add-redirect", "client-app", "https://a.example/cb", "--platform", "ios"}, 2, "--platform"},
+		{"http redirect off loopback", []string{"add-redirect", "client-app", "http://a.example/cb"}, 1, "localhost"},
+		{"public flows maybe", []string{"public-flows", "client-app", "maybe"}, 2, "on or off"},
+		{"unknown secret", []string{"remove-secret", "client-app", "00000000-0000-4000-8000-000000000000"}, 1, "No password credential"},
+		{"unknown certificate", []string{"remove-cert", "client-app", "AB12"}, 1, "no certificate AB12"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
