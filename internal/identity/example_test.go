@@ -75,7 +75,9 @@ func Example() {
 	go srv.ServeTLS(ln, "", "")
 	defer srv.Close()
 	// Housekeeping: expired codes and refresh tokens leave the store.
-	go svc.Maintain(ctx)
+	maintain, stop := context.WithCancel(ctx)
+	defer stop()
+	go svc.Maintain(maintain)
 
 	// On the admin listener, behind the admin token.
 	_ = svc.KeysHandler("admin-token")
