@@ -346,7 +346,7 @@ func openBrowser(ctx context.Context, u string) error {
 	if err := c.Start(); err != nil {
 		return err
 	}
-	go c.Wait() //nolint:errcheck // reap the helper; its status does not matter
+	go func() { _ = c.Wait() }() // reap the helper; its status does not matter
 	return nil
 }
 

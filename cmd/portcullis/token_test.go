@@ -249,11 +249,16 @@ func TestTokenLogin(t *testing.T) {
 	}
 }
 
+// withStdin makes content standard input; "/dev/null" stands for a character device (what a
+// terminal is), since a test has no terminal.
 func withStdin(t *testing.T, content string) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "stdin")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
+	p := "/dev/null"
+	if content != p {
+		p = filepath.Join(t.TempDir(), "stdin")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f, err := os.Open(p)
 	if err != nil {
@@ -297,6 +302,7 @@ func TestTokenDecode(t *testing.T) {
 		{name: "unix seconds for --at", args: []string{tok, "--at", "1"}, wantHas: []string{"NOT YET VALID"}},
 		{name: "garbage", args: []string{"hello"}, wantCode: 1, wantErr: "portcullis: not a JWT: expected header.payload.signature (three base64url parts separated by dots), found 1 part(s). Fix: pass the access token itself"},
 		{name: "empty standard input", stdin: "\n", wantCode: 1, wantErr: "not a JWT: the input is empty"},
+		{name: "a terminal on standard input", stdin: "/dev/null", wantCode: 2, wantErr: "give the token as an argument, or pipe it on standard input"},
 		{name: "bad --at", args: []string{tok, "--at", "tomorrow"}, wantCode: 2, wantErr: "--at \"tomorrow\""},
 		{name: "two tokens", args: []string{tok, tok}, wantCode: 2, wantErr: "accepts at most 1 arg"},
 	}
