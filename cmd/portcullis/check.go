@@ -42,8 +42,9 @@ func newCheckCommand() *cobra.Command {
 				plan.Close()
 				summary = fmt.Sprintf(" (%d APIs, %d operations)", apis, ops)
 			}
-			// IDENTITY SEED: the lead adds the identity seed's check here once internal/identity
-			// offers one.
+			if err := checkSeed(cfg); err != nil {
+				return invalidConfig{configPath, printProblems(stderr, err)}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid%s\n", configPath, summary)
 			return nil
 		},

@@ -65,6 +65,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newVersionCommand(),
 		newServeCommand(),
+		newDevCommand(),
 		newCheckCommand(),
 		newAppCommand(),
 		newKeysCommand(),

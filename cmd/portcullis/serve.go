@@ -53,6 +53,9 @@ func newServeCommand() *cobra.Command {
 // reloadPoll is how often serve looks at the configuration and policy files for changes.
 const reloadPoll = 500 * time.Millisecond
 
+// accessLogFlush is how long an access-log line may wait in the buffer.
+const accessLogFlush = 100 * time.Millisecond
+
 // invalidConfig is returned once the problems themselves have been printed, one per line.
 type invalidConfig struct {
 	file     string
@@ -96,6 +99,7 @@ func problemLines(err error) []string {
 // survive reloads.
 type services struct {
 	log     *slog.Logger
+	access  *slog.Logger
 	metrics *admin.Metrics
 	keys    atomic.Pointer[keyCaches] // the serving configuration's; nil before the first
 }
@@ -266,7 +270,11 @@ func serveFile(ctx context.Context, path string, stdout, stderr io.Writer, ready
 		return invalidConfig{path, printProblems(stderr, err)}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	svc := &services{log: log}
+	// Access-log lines are buffered and written out every accessLogFlush, so that logging
+	// costs no system call per request; problems are logged at once.
+	accessOut := gateway.NewLogWriter(stderr, accessLogFlush)
+	defer accessOut.Close()
+	svc := &services{log: log, access: slog.New(slog.NewJSONHandler(accessOut, nil)).With("log", "access")}
 	svc.metrics = admin.NewMetrics(svc.keySources)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -328,6 +336,7 @@ type running struct {
 
 	gateways []*gateway.Server
 	adminSrv *http.Server
+	identity *identityRole
 	wg       sync.WaitGroup
 	done     chan struct{} // closed when a listener fails
 	once     sync.Once
@@ -353,6 +362,12 @@ func (r *running) failed() error {
 func (r *running) start() error {
 	r.done = make(chan struct{})
 	cfg := r.cfg
+	// The identity service first: a gateway whose openid-config points at it finds it up.
+	if needsStore(cfg) {
+		if err := r.startIdentity(context.Background()); err != nil {
+			return err
+		}
+	}
 	if g := cfg.Gateway; g != nil {
 		plan, kc, err := r.svc.compilePlan(cfg)
 		if err != nil {
@@ -364,7 +379,7 @@ func (r *running) start() error {
 			Timeouts:  *g.Timeouts,
 			Limits:    *g.Limits,
 			Observer:  r.svc.metrics,
-			AccessLog: r.svc.log.With("log", "access"),
+			AccessLog: r.svc.access,
 			Log:       r.svc.log,
 		}
 		if err := r.listenGateway(g.Listen, "http", plan, opts, nil); err != nil {
@@ -384,19 +399,12 @@ func (r *running) start() error {
 		r.svc.log.Info("gateway configured", "apis", apis, "operations", ops)
 	}
 
-	// IDENTITY ROLE: the lead starts internal/identity here when cfg.Identity is set (its
-	// listener, TLS and seed), and prints "identity listening on https://ADDR" like the others.
-	if cfg.Identity != nil {
-		r.svc.log.Warn("the identity section is not served by this build of serve yet")
-	}
-
 	if a := cfg.Admin; a != nil {
 		ln, err := net.Listen("tcp", a.Listen)
 		if err != nil {
 			return fmt.Errorf("admin listener: %w", err)
 		}
-		// MANAGEMENT API: the lead passes the Graph-compatible handler as Management here.
-		h := admin.NewHandler(admin.Options{Token: a.Token, Gatherer: r.svc.metrics.Registry, KeySources: r.svc.keySources})
+		h := admin.NewHandler(admin.Options{Token: a.Token, Management: r.management(a.Token), Gatherer: r.svc.metrics.Registry, KeySources: r.svc.keySources})
 		r.adminSrv = admin.NewServer(h)
 		r.adminSrv.ErrorLog = slog.NewLogLogger(r.svc.log.Handler(), slog.LevelDebug)
 		r.wg.Add(1)
@@ -492,6 +500,7 @@ func (r *running) stop(ctx context.Context) {
 		_ = r.adminSrv.Shutdown(ctx)
 	}
 	wg.Wait()
+	r.identity.stop(ctx)
 	r.svc.keys.Load().close()
 }
 
