@@ -29,6 +29,7 @@ const busyTimeoutMillis = 10000
 type Store struct {
 	*reader // reads outside a transaction use the read pool
 	read    *sql.DB
+	pool    *preparedPool
 	write   *sql.DB
 	path    string
 }
@@ -89,7 +90,8 @@ func Open(path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
-	return &Store{reader: &reader{q: read}, read: read, write: write, path: abs}, nil
+	pool := newPreparedPool(read)
+	return &Store{reader: &reader{q: pool}, read: read, pool: pool, write: write, path: abs}, nil
 }
 
 func dsn(path string, readOnly bool) string {
@@ -113,7 +115,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes both pools. Pending writes have committed by the time Update returned.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.pool.close(), s.read.Close(), s.write.Close())
 }
 
 // Update runs fn in one write transaction; an error from fn (or a panic) rolls it back.
