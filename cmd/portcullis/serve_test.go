@@ -272,6 +272,7 @@ admin:
 		}
 	})
 	t.Run("access log", func(t *testing.T) {
+		waitFor(t, in.stderr, regexp.MustCompile(`"log":"access".*"path":"/echo/a/b"`), 1)
 		log := in.stderr.String()
 		if !strings.Contains(log, `"log":"access"`) || !strings.Contains(log, `"path":"/echo/a/b"`) || strings.Contains(log, "x=1") {
 			t.Errorf("access log (must hold the path, never the query):\n%s", log)
