@@ -5,7 +5,8 @@ package sqlite
 //
 // Each entity is one row: the columns the Store looks things up by, plus doc, the whole value
 // as JSON (nested lists included). Identifier URIs and tenant domains get tables of their own
-// because they are looked up and must be unique. Rows keep their rowid across replacement
+// because they are looked up and must be unique. The JSON uses the directory types' Go field
+// names: adding a field needs nothing, renaming or retyping one needs a migration here. Rows keep their rowid across replacement
 // (INSERT … ON CONFLICT DO UPDATE), so lists come back in creation order.
 var migrations = []string{
 	// 1: the directory and the protocol state.
