@@ -101,19 +101,19 @@ func compile(src string) (*Expression, error) {
 	c.push()
 	x := &Expression{}
 	if src[1] == '(' {
-		open := ps.next()
+		ps.next() // (
 		n, err := ps.parseExpr()
 		if err != nil {
 			return nil, err
 		}
 		if _, err := ps.expect(")"); err != nil {
 			if ps.peek().kind != tEOF {
-				return nil, errAt(ps.peek().off, "expected ')' to close the expression opened at column %d, found %q", open.off+1, ps.peek().text)
+				return nil, errAt(ps.peek().off, "expected ')' to close '@(', found %s", describeToken(ps.peek()))
 			}
 			return nil, err
 		}
 		if ps.peek().kind != tEOF {
-			return nil, errAt(ps.peek().off, "unexpected %q after the expression", ps.peek().text)
+			return nil, errAt(ps.peek().off, "unexpected %s after the expression", describeToken(ps.peek()))
 		}
 		v, err := c.value(n)
 		if err != nil {
@@ -126,7 +126,7 @@ func compile(src string) (*Expression, error) {
 			return nil, err
 		}
 		if ps.peek().kind != tEOF {
-			return nil, errAt(ps.peek().off, "unexpected %q after the closing '}'", ps.peek().text)
+			return nil, errAt(ps.peek().off, "unexpected %s after the closing '}'", describeToken(ps.peek()))
 		}
 		if !returns(b) {
 			end := len(src) - 1

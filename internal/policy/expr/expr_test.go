@@ -361,6 +361,7 @@ func TestLoadErrors(t *testing.T) {
 		{"string minus", `@("a" - 1)`, 10, 26, "operator - cannot be applied to String"},
 		{"if on int", `@{ if (1) { return 1; } return 2; }`, 10, 27, "the condition of if must be a bool, not Int32"},
 		{"and on string", `@(context.Request.Method && true)`, 10, 22, "the left side of && must be a bool"},
+		{"literal kept out of messages", `@("s3cr3t-value" "x")`, 10, 37, "expected ')' to close '@(', found a string literal"},
 		{"nesting bound", "@(" + strings.Repeat("!", 300) + "true)", 10, 221, "nested more than 200 levels"},
 		{"local function", `@{ int F(int x) { return x; } return F(1); }`, 10, 23, "local functions are not available"},
 	}
@@ -370,6 +371,9 @@ func TestLoadErrors(t *testing.T) {
 			var pe *policy.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("Compile(%s) = %v, want a *policy.Error", tt.src, err)
+			}
+			if strings.Contains(pe.Error(), "s3cr3t") {
+				t.Errorf("the message repeats a string literal: %v", pe)
 			}
 			if !strings.Contains(pe.Msg, tt.msg) {
 				t.Errorf("message %q, want it to contain %q", pe.Msg, tt.msg)

@@ -193,6 +193,8 @@ func lex(src string, base int) ([]token, error) {
 	}
 }
 
+func strconvQuote(s string) string { return strconv.Quote(s) }
+
 func isIdentStart(r rune) bool { return r == '_' || unicode.IsLetter(r) }
 func isIdentPart(r rune) bool  { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
 

@@ -49,7 +49,21 @@ func (ps *parser) unexpected(want string) error {
 	if t.kind == tEOF {
 		return errAt(t.off, "expected %s, found the end of the expression", want)
 	}
-	return errAt(t.off, "expected %s, found %q", want, t.text)
+	return errAt(t.off, "expected %s, found %s", want, describeToken(t))
+}
+
+// describeToken names a token for an error message. Literal text is left out: after named
+// values are substituted it may hold a secret.
+func describeToken(t token) string {
+	switch t.kind {
+	case tEOF:
+		return "the end of the expression"
+	case tString, tInterp:
+		return "a string literal"
+	case tChar:
+		return "a character literal"
+	}
+	return strconvQuote(t.text)
 }
 
 func (ps *parser) ident() (token, error) {
