@@ -320,6 +320,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("OData-Version", "4.0")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
