@@ -919,6 +919,11 @@ func (c *compiler) binary(x *binaryExpr) (cx, error) {
 			if err != nil {
 				return nil, err
 			}
+			if ns, ok := v.(XNamespace); ok {
+				if local, ok := w.(string); ok {
+					return &xName{space: ns.URI, local: local}, nil
+				}
+			}
 			_, vs := v.(string)
 			_, ws := w.(string)
 			if strs || vs || ws {

@@ -257,6 +257,9 @@ func TestEvaluate(t *testing.T) {
 		{"date formats", `@(((DateTime)context.Variables["now"]).ToString("R") + "|" + ((DateTime)context.Variables["now"]).ToString("s") + "|" + ((DateTime)context.Variables["now"]).ToString("dddd, MMM d yyyy h:mm tt"))`, "Wed, 25 Nov 2026 20:30:05 GMT|2026-11-25T20:30:05|Wednesday, Nov 25 2026 8:30 PM"},
 		{"datetime default print", `@(((DateTime)context.Variables["now"]).ToString())`, "11/25/2026 20:30:05"},
 		{"timespan print", `@((((DateTime)context.Variables["now"]).AddMinutes(90) - (DateTime)context.Variables["now"]).ToString())`, "01:30:00"},
+		{"xml elements", `@{ var doc = XDocument.Parse("<a xmlns='urn:x'><b id='1'>one</b><b id='2'>two</b><c><b id='3'>three</b></c></a>"); XNamespace ns = "urn:x"; return doc.Root.Elements(ns + "b").Count() + "|" + doc.Descendants(ns + "b").Last().Value + "|" + (string)doc.Root.Element(ns + "b").Attribute("id") + "|" + doc.Root.Name.LocalName; }`, "2|three|1|a"},
+		{"xml element build", `@(new XElement("r", new XAttribute("k", "v"), new XElement("x", "a<b")).ToString())`, `<r k="v"><x>a&lt;b</x></r>`},
+		{"xml missing element", `@(XElement.Parse("<a/>").Element("b") == null)`, "True"},
 		{"shifts", `@((1 << 4) + (256 >> 2) + new List<List<string>>().Count)`, "80"},
 		{"random bounded", `@(new Random(7).Next(1, 3) >= 1)`, "True"},
 	}
@@ -288,6 +291,7 @@ func TestRuntimeErrors(t *testing.T) {
 		{"divide by zero", `@{ int z = 0; return 1 / z; }`, "DivideByZeroException"},
 		{"substring range", `@("abc".Substring(2, 5))`, "ArgumentOutOfRangeException"},
 		{"bad json", `@(JObject.Parse("{nope"))`, "JsonReaderException"},
+		{"bad xml", `@(XDocument.Parse("<a><b></a>"))`, "XmlException"},
 		{"bad base64", `@(Convert.FromBase64String("!!!"))`, "FormatException"},
 		{"first of empty", `@(new string[0].First())`, "InvalidOperationException"},
 		{"throw", `@{ throw new Exception("no"); }`, "Exception"},

@@ -253,6 +253,15 @@ func (r *registry) buildContext() {
 			return string(data), nil
 		case r.bytes:
 			return data, nil
+		case r.types["XElement"], r.types["XDocument"]:
+			root, err := parseXML(string(data))
+			if err != nil {
+				return nil, err
+			}
+			if t == r.types["XDocument"] {
+				return &XDocument{Root: root, raw: string(data)}, nil
+			}
+			return root, nil
 		case r.jobject, r.jarray, r.jtoken:
 			v, err := parseJSON(string(data))
 			if err != nil {

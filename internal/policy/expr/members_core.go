@@ -256,6 +256,16 @@ func (r *registry) typeOf(v any) *typeInfo {
 		return r.types["StringBuilder"]
 	case *gatewayInfo:
 		return r.types["IGateway"]
+	case *XElement:
+		return r.types["XElement"]
+	case *XDocument:
+		return r.types["XDocument"]
+	case *XAttribute:
+		return r.types["XAttribute"]
+	case *xName:
+		return r.types["XName"]
+	case XNamespace:
+		return r.types["XNamespace"]
 	case time.Time, time.Duration:
 		return r.typeOf(normalize(v))
 	}

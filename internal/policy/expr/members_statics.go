@@ -858,7 +858,7 @@ func (r *registry) buildStatics() {
 		"InvalidOperationException", "FormatException", "JsonReaderException", "JsonException", "KeyNotFoundException",
 		"NullReferenceException", "InvalidCastException", "IndexOutOfRangeException", "ArgumentOutOfRangeException",
 		"CryptographicException", "UriFormatException", "OverflowException", "DivideByZeroException", "NotSupportedException",
-		"JsonSerializationException", "TimeoutException", "UnauthorizedAccessException"} {
+		"JsonSerializationException", "TimeoutException", "UnauthorizedAccessException", "XmlException"} {
 		ex := newType(n)
 		r.alias(ex, n, "System."+n)
 		name := n

@@ -187,6 +187,7 @@ func buildRegistry() *registry {
 	r.buildCollections()
 	r.buildStatics()
 	r.buildLinq()
+	r.buildXML()
 	for _, t := range r.types {
 		for n := range t.props {
 			r.memberNames[n] = true
