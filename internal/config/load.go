@@ -266,8 +266,21 @@ func (l *loader) yamlError(err error) *Error {
 		e.Msg = fmt.Sprintf("expected %s, found %s", describeKind(typ.DstType), found)
 	case errors.As(err, &unexpected):
 		e.Msg = fmt.Sprintf("expected %s, found %s", describeNode(unexpected.Expected), describeNode(unexpected.Actual))
+	default:
+		e.Msg += syntaxHint(e.Msg)
 	}
 	return e
+}
+
+// syntaxHint adds the likely fix to the YAML parser's terse messages for the usual mistakes.
+func syntaxHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "'}' must be specified"), strings.Contains(msg, "']' not found"):
+		return ` (inside {…} or […], quote values that hold { } [ ] or a comma, e.g. template: "/items/{id}")`
+	case strings.Contains(msg, "not allowed in this context"), strings.Contains(msg, "mapping value is not allowed"):
+		return " (check this line's indentation against the keys around it)"
+	}
+	return ""
 }
 
 func describeNode(t ast.NodeType) string {

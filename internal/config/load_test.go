@@ -54,7 +54,17 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "syntax error",
 			yaml: "gateway:\n  listen: [127.0.0.1\n",
-			want: `portcullis.yaml:2:11: sequence end token ']' not found`,
+			want: `portcullis.yaml:2:11: sequence end token ']' not found (inside {…} or […], quote values that hold { } [ ] or a comma, e.g. template: "/items/{id}")`,
+		},
+		{
+			name: "unquoted braces in a flow mapping",
+			yaml: "gateway:\n  apis:\n    - name: a\n      path: a\n      backend: http://127.0.0.1:1\n      operations:\n        - {name: op, method: GET, template: /res/{id}}\n",
+			want: `portcullis.yaml:7:50: ',' or '}' must be specified (inside {…} or […], quote values that hold { } [ ] or a comma, e.g. template: "/items/{id}")`,
+		},
+		{
+			name: "wrong indentation",
+			yaml: "gateway:\n  apis:\n    - name: echo\n      path: echo\n      backend: http://127.0.0.1:1\n    policy: article.xml\n",
+			want: `portcullis.yaml:6:5: value is not allowed in this context (check this line's indentation against the keys around it)`,
 		},
 		{
 			name: "duplicate key",
