@@ -26,6 +26,8 @@ type identityRole struct {
 	store  *sqlite.Store
 	server *identity.Server // nil without an identity: section
 	http   *http.Server
+	// stopMaintain ends the purge of expired codes and tokens.
+	stopMaintain context.CancelFunc
 }
 
 // needsStore reports whether cfg uses the directory: the identity service, or the management
@@ -90,21 +92,16 @@ func (r *running) startIdentity(ctx context.Context) error {
 		// After listening, so that a :0 port is the real one.
 		publicURL = identity.PublicURLFromListen(ln.Addr().String())
 	}
-	var tc *tls.Config
+	var certFile, keyFile string
 	if id.TLS != nil {
-		cert, err := tls.LoadX509KeyPair(id.TLS.Cert, id.TLS.Key)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("identity tls: %w", err)
-		}
-		tc = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	} else {
-		host := strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://")
-		var caPath string
-		if tc, caPath, err = identity.LocalTLS(cfg.Data, []string{host}); err != nil {
-			ln.Close()
-			return err
-		}
+		certFile, keyFile = id.TLS.Cert, id.TLS.Key
+	}
+	tc, caPath, err := identity.ServerTLS(certFile, keyFile, cfg.Data, []string{strings.TrimPrefix(publicURL, "https://")})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("identity tls: %w", err)
+	}
+	if caPath != "" {
 		fmt.Fprintf(r.stdout, "Local CA: %s (trust it, e.g. curl --cacert %s, or PORTCULLIS_CA_FILE)\n", caPath, caPath)
 	}
 	srv, err := identity.New(identity.Options{
@@ -122,6 +119,9 @@ func (r *running) startIdentity(ctx context.Context) error {
 		return fmt.Errorf("identity signing keys: %w", err)
 	}
 	r.identity.server = srv
+	maintain, stopMaintain := context.WithCancel(context.Background())
+	r.identity.stopMaintain = stopMaintain
+	go srv.Maintain(maintain)
 	r.identity.http = &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -147,18 +147,11 @@ func (r *running) management(token string) http.Handler {
 	if r.identity == nil {
 		return nil
 	}
-	g := graph.New(r.identity.store, graph.Options{Logger: r.svc.log.With("role", "management")})
-	if r.identity.server == nil {
-		return g
+	opt := graph.Options{Logger: r.svc.log.With("role", "management")}
+	if r.identity.server != nil {
+		opt.Extensions = r.identity.server.KeysHandler(token)
 	}
-	keys := r.identity.server.KeysHandler(token)
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if strings.Contains(req.URL.Path, "/v1.0/portcullis/keys") {
-			keys.ServeHTTP(w, req)
-			return
-		}
-		g.ServeHTTP(w, req)
-	})
+	return graph.New(r.identity.store, opt)
 }
 
 func (ir *identityRole) stop(ctx context.Context) {
@@ -167,6 +160,7 @@ func (ir *identityRole) stop(ctx context.Context) {
 	}
 	if ir.http != nil {
 		_ = ir.http.Shutdown(ctx)
+		ir.stopMaintain()
 	}
 	_ = ir.store.Close()
 }
