@@ -106,6 +106,17 @@ func (c *compiler) expr(n node) (cx, error) {
 	return x, nil
 }
 
+// writtenType is a type's name as the expression wrote it (Array rather than Object[]).
+func writtenType(n node, t *typeInfo) string {
+	switch x := n.(type) {
+	case *identExpr:
+		return x.name
+	case *memberExpr:
+		return x.name
+	}
+	return t.name
+}
+
 // chainStart is where a dotted name such as System.IO.File, or any expression, begins.
 func chainStart(n node) int {
 	for {
@@ -294,7 +305,7 @@ func (c *compiler) member(x *memberExpr) (cx, error) {
 				}}
 				return konst(l, c.r.lambda), nil
 			}
-			return cx{}, errAt(x.off, "%s.%s is not available in policy expressions", recv.typ.name, x.name)
+			return cx{}, errAt(x.off, "%s.%s is not available in policy expressions", writtenType(x.x, recv.typ), x.name)
 		}
 		get := p.get
 		return cx{fn: func(e *env) (any, error) { return get(e, nil) }, t: p.ret}, nil
@@ -540,7 +551,7 @@ func (c *compiler) call(x *callExpr) (cx, error) {
 	eval := argsFn(argv)
 	if recv.typ != nil {
 		m := recv.typ.smethods[mx.name]
-		what := recv.typ.name + "." + mx.name
+		what := writtenType(mx.x, recv.typ) + "." + mx.name
 		if m == nil {
 			return cx{}, errAt(mx.off, "%s is not available in policy expressions", what)
 		}

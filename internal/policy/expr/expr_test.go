@@ -260,6 +260,7 @@ func TestEvaluate(t *testing.T) {
 		{"xml elements", `@{ var doc = XDocument.Parse("<a xmlns='urn:x'><b id='1'>one</b><b id='2'>two</b><c><b id='3'>three</b></c></a>"); XNamespace ns = "urn:x"; return doc.Root.Elements(ns + "b").Count() + "|" + doc.Descendants(ns + "b").Last().Value + "|" + (string)doc.Root.Element(ns + "b").Attribute("id") + "|" + doc.Root.Name.LocalName; }`, "2|three|1|a"},
 		{"xml element build", `@(new XElement("r", new XAttribute("k", "v"), new XElement("x", "a<b")).ToString())`, `<r k="v"><x>a&lt;b</x></r>`},
 		{"xml missing element", `@(XElement.Parse("<a/>").Element("b") == null)`, "True"},
+		{"array copy", `@{ var a = new byte[4]; Array.Copy(new byte[] {1, 2, 3}, 0, a, 1, 3); return BitConverter.ToString(a); }`, "00-01-02-03"},
 		{"shifts", `@((1 << 4) + (256 >> 2) + new List<List<string>>().Count)`, "80"},
 		{"random bounded", `@(new Random(7).Next(1, 3) >= 1)`, "True"},
 	}

@@ -973,6 +973,49 @@ func (r *registry) buildStatics() {
 		}
 		return -1, nil
 	})
+	arr.smeth("Copy", 3, 5, nil, func(e *env, args []any) (any, error) {
+		src, dst := args[0], args[1]
+		si, di, n := 0, 0, 0
+		var err error
+		if len(args) == 5 {
+			dst = args[2]
+			if si, err = iarg(args, 1); err != nil {
+				return nil, err
+			}
+			if di, err = iarg(args, 3); err != nil {
+				return nil, err
+			}
+			if n, err = iarg(args, 4); err != nil {
+				return nil, err
+			}
+		} else if n, err = iarg(args, 2); err != nil {
+			return nil, err
+		}
+		sl, err := seqLen(src)
+		if err != nil {
+			return nil, invalidCast(src, "Array")
+		}
+		dl, err := seqLen(dst)
+		if err != nil {
+			return nil, invalidCast(dst, "Array")
+		}
+		if n < 0 || si < 0 || di < 0 || si+n > sl.(int) || di+n > dl.(int) {
+			return nil, throw("ArgumentException", "Array.Copy is outside the arrays")
+		}
+		for i := range n {
+			if err := e.step(); err != nil {
+				return nil, err
+			}
+			v, err := seqAt(src, si+i)
+			if err != nil {
+				return nil, err
+			}
+			if err := seqSet(dst, di+i, v); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
 	arr.smeth("Empty", 0, 0, r.array, func(e *env, args []any) (any, error) { return []any{}, nil })
 	arr.smeth("Reverse", 1, 1, nil, func(e *env, args []any) (any, error) {
 		switch x := args[0].(type) {
