@@ -32,9 +32,37 @@ type Gateway struct {
 	Timeouts        *Timeouts `yaml:"timeouts"`
 	Limits          *Limits   `yaml:"limits"`
 	APIs            []API     `yaml:"apis"`
+	// ManagedIdentity is the gateway's own identity for authentication-managed-identity.
+	ManagedIdentity *ManagedIdentity `yaml:"managed-identity"`
+	// Loggers are log-to-eventhub's sinks, by logger-id.
+	Loggers map[string]Logger `yaml:"loggers"`
 
 	// KeyStalenessDuration is KeyStaleness parsed (default 24h).
 	KeyStalenessDuration time.Duration `yaml:"-"`
+}
+
+// ManagedIdentity stands in for Azure's managed identity: an app registration whose client
+// credentials obtain the gateway's tokens (client credentials grant, v2.0 token endpoint).
+type ManagedIdentity struct {
+	// Authority is the token service's base URL (default https://login.microsoftonline.com;
+	// authority-aliases apply).
+	Authority    string                 `yaml:"authority"`
+	TenantID     string                 `yaml:"tenant-id"`
+	ClientID     string                 `yaml:"client-id"`
+	ClientSecret string                 `yaml:"client-secret"`
+	UserAssigned []UserAssignedIdentity `yaml:"user-assigned"`
+}
+
+// UserAssignedIdentity is an identity a policy names with client-id.
+type UserAssignedIdentity struct {
+	ClientID     string `yaml:"client-id"`
+	ClientSecret string `yaml:"client-secret"`
+}
+
+// Logger is a log-to-eventhub sink: JSON lines appended to File, or written to standard output.
+type Logger struct {
+	File   string `yaml:"file"`
+	Stdout bool   `yaml:"stdout"`
 }
 
 // Timeouts bound the gateway's waits (Go durations). Load fills the defaults.

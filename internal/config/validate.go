@@ -184,6 +184,7 @@ func (l *loader) gateway(g *Gateway) {
 		}
 	}
 	g.KeyStalenessDuration = l.duration("gateway.key-staleness", g.KeyStaleness, DefaultKeyStaleness, false)
+	l.gatewayIdentityAndLoggers(g)
 	if g.Timeouts == nil {
 		g.Timeouts = &Timeouts{}
 	}
@@ -470,4 +471,39 @@ func (c *Config) Files() []string {
 		}
 	}
 	return files
+}
+
+// gatewayIdentityAndLoggers checks gateway.managed-identity and gateway.loggers.
+func (l *loader) gatewayIdentityAndLoggers(g *Gateway) {
+	if mi := g.ManagedIdentity; mi != nil {
+		if mi.Authority != "" && !absoluteHTTP(mi.Authority) {
+			l.fail("gateway.managed-identity.authority", "authority %q must be an absolute http(s) URL such as https://login.microsoftonline.com", mi.Authority)
+		}
+		for _, f := range []struct{ key, v string }{{"tenant-id", mi.TenantID}, {"client-id", mi.ClientID}, {"client-secret", mi.ClientSecret}} {
+			if strings.TrimSpace(f.v) == "" {
+				l.fail("gateway.managed-identity", "managed-identity needs %s", f.key)
+			}
+		}
+		for i, u := range mi.UserAssigned {
+			if strings.TrimSpace(u.ClientID) == "" || strings.TrimSpace(u.ClientSecret) == "" {
+				l.fail(fmt.Sprintf("gateway.managed-identity.user-assigned[%d]", i), "a user-assigned identity needs client-id and client-secret")
+			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(g.Loggers)) {
+		lg := g.Loggers[id]
+		key := "gateway.loggers." + id
+		switch {
+		case lg.Stdout && lg.File != "":
+			l.fail(key, "logger %q takes file or stdout: true, not both", id)
+		case !lg.Stdout && lg.File == "":
+			l.fail(key, "logger %q needs file: PATH or stdout: true", id)
+		case lg.File != "":
+			lg.File = l.resolve(lg.File)
+			if st, err := os.Stat(filepath.Dir(lg.File)); err != nil || !st.IsDir() {
+				l.fail(key+".file", "the folder of log file %s does not exist", lg.File)
+			}
+			g.Loggers[id] = lg
+		}
+	}
 }

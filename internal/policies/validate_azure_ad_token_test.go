@@ -165,7 +165,7 @@ func TestValidateAzureADToken(t *testing.T) {
 			headers: bearer(idp.token(t, "2.0", tenantID, map[string]any{"ctry": "US"})), status: 401, reason: "TokenAudienceNotAllowed"},
 		{name: "audience and claim: wrong country", pipeline: "audience", host: "api.contoso.example",
 			headers: bearer(idp.token(t, "2.0", tenantID, map[string]any{"aud": "api.contoso.example", "ctry": "FR"})),
-			status: 401, reason: "TokenClaimValueNotAllowed", message: "Claim ctry value of FR is not allowed. Access denied."},
+			status:  401, reason: "TokenClaimValueNotAllowed", message: "Claim ctry value of FR is not allowed. Access denied."},
 		{name: "backend application (v2.0 aud = client ID)", pipeline: "backend", headers: bearer(idp.token(t, "2.0", tenantID, nil)), status: 200},
 		{name: "backend application (v1.0 aud = api:// URI)", pipeline: "backend", headers: bearer(idp.token(t, "1.0", tenantID, nil)), status: 200},
 		{name: "backend application: token for another API", pipeline: "backend", headers: bearer(idp.token(t, "2.0", tenantID, map[string]any{"aud": "other-api"})),
