@@ -597,15 +597,8 @@ func (c *compiler) call(x *callExpr) (cx, error) {
 		return cx{}, errAt(mx.off, "the method '%s' is not available in policy expressions", mx.name)
 	}
 	name, cond, rf := mx.name, mx.cond, recv.fn
-	nullOK := bound != nil && bound.nullRecv
-	if bound == nil {
-		// a null receiver is fine for the extension methods of that name
-		for _, t := range c.r.types {
-			if m := t.methods[name]; m != nil && m.nullRecv {
-				nullOK = true
-			}
-		}
-	}
+	// a null receiver is fine for extension methods such as AsJwt
+	nullOK := (bound != nil && bound.nullRecv) || (bound == nil && c.r.nullRecv[name])
 	return cx{fn: func(e *env) (any, error) {
 		v, err := rf(e)
 		if err != nil {
@@ -1355,6 +1348,9 @@ func (c *compiler) lvalue(n node) (set func(e *env, v any) error, get evalFn, t 
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		if recv.t != nil && recv.t != c.r.obj && recv.t.setIndex == nil {
+			return nil, nil, nil, errAt(x.off, "%s is read-only: its elements cannot be assigned", recv.t.name)
+		}
 		var argv []cx
 		for _, a := range x.args {
 			v, err := c.value(a)
@@ -1401,6 +1397,9 @@ func (c *compiler) lvalue(n node) (set func(e *env, v any) error, get evalFn, t 
 		recv, err := c.value(x.x)
 		if err != nil {
 			return nil, nil, nil, err
+		}
+		if recv.t != nil && recv.t != c.r.obj && recv.t.setProp[x.name] == nil {
+			return nil, nil, nil, errAt(x.off, "%s.%s is read-only", recv.t.name, x.name)
 		}
 		g, err := c.value(x)
 		if err != nil {

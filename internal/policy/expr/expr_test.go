@@ -367,6 +367,8 @@ func TestLoadErrors(t *testing.T) {
 		{"if on int", `@{ if (1) { return 1; } return 2; }`, 10, 27, "the condition of if must be a bool, not Int32"},
 		{"and on string", `@(context.Request.Method && true)`, 10, 22, "the left side of && must be a bool"},
 		{"literal kept out of messages", `@("s3cr3t-value" "x")`, 10, 37, "expected ')' to close '@(', found a string literal"},
+		{"variables are read-only", `@{ context.Variables["x"] = 1; return 1; }`, 10, 40, "is read-only"},
+		{"request is read-only", `@{ context.Request.Method = "GET"; return 1; }`, 10, 39, "IRequest.Method is read-only"},
 		{"nesting bound", "@(" + strings.Repeat("!", 300) + "true)", 10, 221, "nested more than 200 levels"},
 		{"local function", `@{ int F(int x) { return x; } return F(1); }`, 10, 23, "local functions are not available"},
 	}

@@ -107,6 +107,7 @@ type registry struct {
 	types       map[string]*typeInfo // by C# name, with aliases and namespace-qualified names
 	namespaces  map[string]bool
 	memberNames map[string]bool // every instance member name, for checks on untyped values
+	nullRecv    map[string]bool // extension methods that accept a null receiver
 	linq        map[string]*method
 	objMethods  map[string]*method
 	obj         *typeInfo
@@ -159,6 +160,7 @@ func buildRegistry() *registry {
 	r := &registry{
 		types:       map[string]*typeInfo{},
 		memberNames: map[string]bool{},
+		nullRecv:    map[string]bool{},
 		linq:        map[string]*method{},
 		objMethods:  map[string]*method{},
 		namespaces: map[string]bool{
@@ -192,8 +194,11 @@ func buildRegistry() *registry {
 		for n := range t.props {
 			r.memberNames[n] = true
 		}
-		for n := range t.methods {
+		for n, m := range t.methods {
 			r.memberNames[n] = true
+			if m.nullRecv {
+				r.nullRecv[n] = true
+			}
 		}
 	}
 	for n := range r.linq {
