@@ -14,6 +14,10 @@ import (
 // ReasonQuotaExceeded is APIM's reason when quota-by-key refuses.
 const ReasonQuotaExceeded = "QuotaExceeded"
 
+// quotaCountedVariable holds the quota keys a request has been counted under. The name is
+// not a C# identifier, so expressions do not meet it by accident.
+const quotaCountedVariable = "portcullis:quota-counted"
+
 // minQuotaPeriod is APIM's shortest quota period in seconds (0 means one period forever).
 const minQuotaPeriod = 300
 
@@ -93,11 +97,26 @@ func (p *quotaByKey) Run(ctx *policy.Context) error {
 		return err
 	}
 	key = "quota-by-key\x00" + key
+	// APIM counts a key once per request, however many quota-by-key policies name it.
+	counted, _ := ctx.Variables[quotaCountedVariable].(map[string]bool)
 	deferred := p.condition != nil
-	res := p.counters.Quota(key, p.limit, 1, 0, !deferred)
+	once := !counted[key]
+	limit := p.limit
+	if !once && !deferred && limit.Calls > 0 {
+		limit.Calls++ // this request is among the calls counted already
+	}
+	res := p.counters.Quota(key, limit, 1, 0, !deferred && once)
 	if !res.Allowed {
 		return quotaRefused(res)
 	}
+	if !once {
+		return nil
+	}
+	if counted == nil {
+		counted = map[string]bool{}
+		setVariable(ctx, quotaCountedVariable, counted)
+	}
+	counted[key] = true
 	if deferred || p.limit.Kilobytes > 0 {
 		ctx.OnComplete(func(ctx *policy.Context) {
 			calls := int64(0)

@@ -76,6 +76,12 @@ func TestQuotaByKeyVariants(t *testing.T) {
 			status: 503, calls: 3, wantLast: 503,
 		},
 		{
+			name: "a key is counted once per request",
+			policy: `<quota-by-key calls="2" renewal-period="300" counter-key="shared" />
+				<quota-by-key calls="2" renewal-period="300" counter-key="shared" />`,
+			calls: 2, wantLast: 200,
+		},
+		{
 			name:   "a period that never renews",
 			policy: `<quota-by-key calls="1" renewal-period="0" counter-key="k" />`,
 			calls:  2, wantLast: 403, wantMsg: "Out of call volume quota.", noRetry: true,
@@ -107,6 +113,29 @@ func TestQuotaByKeyVariants(t *testing.T) {
 				t.Errorf("Retry-After present = %v, want %v", ok, !tt.noRetry)
 			}
 		})
+	}
+}
+
+// Parallel callers never get more than the limit between them.
+func TestMemoryCountersExactUnderConcurrency(t *testing.T) {
+	m := &MemoryCounters{Now: newFakeClock().Now}
+	var mu sync.Mutex
+	allowed := 0
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if m.Rate("k", 500, 1, time.Minute, true).Allowed {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if allowed != 500 {
+		t.Errorf("%d calls allowed, limit 500", allowed)
 	}
 }
 
