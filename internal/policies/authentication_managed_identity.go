@@ -33,6 +33,9 @@ type ManagedIdentityTokens struct {
 	System *ManagedIdentity
 	// UserAssigned are the identities a policy's client-id may name.
 	UserAssigned []ManagedIdentity
+	// Aliases rewrite the scheme and host of token URLs (gateway.authority-aliases), e.g.
+	// https://login.microsoftonline.com → https://127.0.0.1:9443.
+	Aliases map[string]string
 	// Client sends the token requests; nil means a client with a 30 s timeout.
 	Client *http.Client
 	// Now is the clock; nil means time.Now.
@@ -47,6 +50,32 @@ type cachedToken struct {
 	value   string
 	refresh time.Time // when to fetch a new one
 	expires time.Time
+}
+
+// TokenURL is the v2.0 token endpoint of tenant at authority.
+func TokenURL(authority, tenant string) string {
+	return strings.TrimRight(authority, "/") + "/" + tenant + "/oauth2/v2.0/token"
+}
+
+// aliased applies t.Aliases to a URL's scheme and host.
+func (t *ManagedIdentityTokens) aliased(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || len(t.Aliases) == 0 {
+		return raw
+	}
+	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	for from, to := range t.Aliases {
+		if strings.ToLower(strings.TrimRight(from, "/")) != origin {
+			continue
+		}
+		target, err := url.Parse(strings.TrimRight(to, "/"))
+		if err != nil {
+			return raw
+		}
+		u.Scheme, u.Host = target.Scheme, target.Host
+		return u.String()
+	}
+	return raw
 }
 
 // refreshMargin is how long before expiry a token is replaced.
@@ -136,7 +165,7 @@ func (t *ManagedIdentityTokens) fetch(ctx context.Context, id *ManagedIdentity, 
 		"client_secret": {id.ClientSecret},
 		"scope":         {scopeFor(resource)},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, id.TokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.aliased(id.TokenURL), strings.NewReader(form.Encode()))
 	if err != nil {
 		return cachedToken{}, fmt.Errorf("token endpoint %q: %w", id.TokenURL, err)
 	}

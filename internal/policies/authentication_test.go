@@ -134,7 +134,9 @@ func TestAuthenticationManagedIdentity(t *testing.T) {
 	ep := newTokenEndpoint(t)
 	clock := newFakeClock()
 	tokens := &ManagedIdentityTokens{
-		System:       &ManagedIdentity{TokenURL: ep.srv.URL + "/tenant/oauth2/v2.0/token", ClientID: "gw-system", ClientSecret: "system-secret"},
+		// Written for Entra; the authority alias sends it to the test's endpoint.
+		System:       &ManagedIdentity{TokenURL: TokenURL(DefaultAzureADAuthority, "tenant"), ClientID: "gw-system", ClientSecret: "system-secret"},
+		Aliases:      map[string]string{DefaultAzureADAuthority: ep.srv.URL},
 		UserAssigned: []ManagedIdentity{{TokenURL: ep.srv.URL + "/tenant/oauth2/v2.0/token", ClientID: "gw-user", ClientSecret: "user-secret"}},
 		Now:          clock.Now,
 	}

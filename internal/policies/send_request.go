@@ -37,6 +37,7 @@ type sendRequest struct {
 	client      *http.Client
 	maxBytes    int64
 	copyMode    bool
+	outbound    bool // in outbound, mode="copy" leaves the body out, as APIM does
 	responseVar string
 	timeout     *policy.Value
 	ignoreError bool
@@ -59,7 +60,7 @@ func (d Deps) compileSendRequest(el *policy.Element, c *policy.Compiler) (policy
 	if err != nil {
 		return nil, err
 	}
-	p := &sendRequest{client: d.SendRequest.Client, maxBytes: d.SendRequest.MaxResponseBytes}
+	p := &sendRequest{client: d.SendRequest.Client, maxBytes: d.SendRequest.MaxResponseBytes, outbound: c.Section == policy.SectionOutbound}
 	if p.client == nil {
 		p.client = &http.Client{}
 	}
@@ -232,7 +233,7 @@ func (p *sendRequest) send(ctx *policy.Context) (*policy.Response, error) {
 				header.Add(f.Name, f.Value)
 			}
 		}
-		if ctx.Response == nil || ctx.Request.Body.Loaded() {
+		if !p.outbound {
 			b, err := ctx.Request.Body.Bytes()
 			if err != nil {
 				return nil, err

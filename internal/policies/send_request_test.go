@@ -3,6 +3,7 @@ package policies
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -172,5 +173,29 @@ func TestSendRequestLoadErrors(t *testing.T) {
 				t.Fatalf("error = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// In outbound, mode="copy" copies the request's method, URL and headers but not its body.
+func TestSendRequestCopyInOutbound(t *testing.T) {
+	srv := echoServer(t)
+	var buf bytes.Buffer
+	p := mustPipeline(t, Deps{EventHub: probeDeps(&buf)}, `<policies><inbound/><backend><forward-request/></backend>
+		<outbound>
+			<send-request mode="copy" response-variable-name="r"><set-url>`+srv.URL+`/audit</set-url></send-request>
+			`+probe(`@(((IResponse)context.Variables["r"]).Body.As&lt;string&gt;())`)+`
+		</outbound></policies>`)
+	ctx := request(map[string]string{"X-Custom": "kept"}, "")
+	ctx.Request.Method = "PUT"
+	ctx.Request.Body.Set([]byte("request body"))
+	if got := runCtx(p, ctx, &statusBackend{}); got != 200 {
+		t.Fatalf("status %d: %+v", got, ctx.LastError)
+	}
+	var echo map[string]any
+	if err := json.Unmarshal([]byte(lastProbe(t, &buf)), &echo); err != nil {
+		t.Fatal(err)
+	}
+	if echo["method"] != "PUT" || echo["body"] != "" || fmt.Sprint(echo["custom"]) != "[kept]" {
+		t.Errorf("the copied request = %v", echo)
 	}
 }
