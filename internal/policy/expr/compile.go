@@ -772,7 +772,7 @@ func (c *compiler) unary(x *unaryExpr) (cx, error) {
 	return fold(out, a)
 }
 
-// scalar reports whether t is a type that can never be a bool, for load-time type errors.
+// notBool reports whether t is a type that can never be a bool, for load-time type errors.
 func (c *compiler) notBool(t *typeInfo) bool {
 	switch t {
 	case c.r.str, c.r.integer, c.r.long, c.r.double, c.r.char, c.r.dateTime, c.r.timeSpan, c.r.strings, c.r.jwt:
