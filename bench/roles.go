@@ -78,7 +78,7 @@ func runRole(role string, args []string) int {
 		if name, value, ok := strings.Cut(*header, ":"); ok {
 			target.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 		}
-		attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Connections(64))
+		attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Connections(64), vegeta.MaxConnections(64), vegeta.Timeout(10*time.Second))
 		var m vegeta.Metrics
 		for res := range attacker.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: *rate, Per: time.Second}, *duration, "rate") {
 			m.Add(res)

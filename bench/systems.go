@@ -161,7 +161,7 @@ func (h *harness) portcullis(apis int, jwt bool) func(context.Context) (string, 
 		fmt.Fprintf(&cfg, "data: ./data\nadmin:\n  listen: %s\ngateway:\n  listen: %s\n  apis:\n", admin, gw)
 		policy := ""
 		if jwt {
-			policy = "    policy: article.xml\n"
+			policy = "      policy: article.xml\n"
 			text := fmt.Sprintf(articlePolicy, h.idp.discoveryURL(), h.idp.audience)
 			if err := os.WriteFile(filepath.Join(dir, "article.xml"), []byte(text), 0o644); err != nil {
 				return "", nil, err
@@ -174,7 +174,7 @@ func (h *harness) portcullis(apis int, jwt bool) func(context.Context) (string, 
 			for i := 0; i < apis; i++ {
 				fmt.Fprintf(&cfg, "    - name: svc%04d\n      path: svc%04d\n      backend: http://%s\n      operations:\n", i, i, h.backendAddr)
 				for j := 0; j < 10; j++ {
-					fmt.Fprintf(&cfg, "        - {name: op%d, method: GET, template: /res%d/{id}}\n", j, j)
+					fmt.Fprintf(&cfg, "        - {name: op%d, method: GET, template: \"/res%d/{id}\"}\n", j, j)
 				}
 			}
 			target = fmt.Sprintf("/svc%04d/res7/42", apis/2)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -89,7 +88,8 @@ func (p *process) peakRSS() (int, error) {
 	}
 	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(data)
 	if m == nil {
-		return 0, errors.New("no VmHWM in /proc status")
+		state := regexp.MustCompile(`State:\s+(.*)`).FindSubmatch(data)
+		return 0, fmt.Errorf("no VmHWM in /proc status (process state %q: it has exited; see its log)", state)
 	}
 	return strconv.Atoi(string(m[1]))
 }
