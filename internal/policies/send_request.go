@@ -3,11 +3,13 @@ package policies
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"portcullis/internal/policy"
@@ -47,6 +49,9 @@ type sendRequest struct {
 	body        *policy.Value
 	basic       *authBasic
 	identity    *authManagedIdentity
+	cert        *authCertificate
+
+	clients sync.Map // *policy.Certificate → *http.Client presenting it
 }
 
 type sendHeader struct {
@@ -123,8 +128,10 @@ func (d Deps) compileSendRequest(el *policy.Element, c *policy.Compiler) (policy
 			}
 		case "authentication-managed-identity":
 			p.identity, err = d.ManagedIdentity.compile(ch, c)
+		case "authentication-certificate":
+			p.cert, err = readAuthCertificate(ch, c)
 		default:
-			err = policy.Errorf(ch.Pos, "<send-request> has no child element <%s> (it takes set-url, set-method, set-header, set-body, authentication-basic, authentication-managed-identity)", ch.Name)
+			err = policy.Errorf(ch.Pos, "<send-request> has no child element <%s> (it takes set-url, set-method, set-header, set-body, authentication-basic, authentication-certificate, authentication-managed-identity)", ch.Name)
 		}
 		if err != nil {
 			return nil, err
@@ -322,7 +329,20 @@ func (p *sendRequest) send(ctx *policy.Context) (*policy.Response, error) {
 	if h := header.Get("Host"); h != "" {
 		req.Host = h
 	}
-	res, err := p.client.Do(req)
+	client := p.client
+	if p.cert != nil {
+		cert, err := p.cert.certificate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if client, err = p.clientWith(cert); err != nil {
+			return nil, sendFailure(ReasonBackendConnectionFailure, "send-request: "+err.Error(), err)
+		}
+		if p.cert.cert == nil {
+			defer client.CloseIdleConnections() // a client for this request only
+		}
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, sendFailure(ReasonTimeout, fmt.Sprintf("send-request to %s did not answer within %s", req.URL.Redacted(), timeout), err)
@@ -370,4 +390,34 @@ func hopByHopField(name string) bool {
 		return true
 	}
 	return false
+}
+
+// clientWith returns a client like p.client that presents cert: one per certificate of
+// gateway.certificates, kept; a per-request (body) certificate gets a client of its own.
+func (p *sendRequest) clientWith(cert *policy.Certificate) (*http.Client, error) {
+	if c, ok := p.clients.Load(cert); ok {
+		return c.(*http.Client), nil
+	}
+	base, ok := p.client.Transport.(*http.Transport)
+	if p.client.Transport == nil {
+		base, ok = http.DefaultTransport.(*http.Transport)
+	}
+	if !ok {
+		return nil, errors.New("the gateway's client cannot present a client certificate")
+	}
+	tr := base.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	chain := make([][]byte, len(cert.Chain))
+	for i, c := range cert.Chain {
+		chain[i] = c.Raw
+	}
+	tr.TLSClientConfig.Certificates = []tls.Certificate{{Certificate: chain, PrivateKey: cert.Key, Leaf: cert.Chain[0]}}
+	c := &http.Client{Transport: tr, CheckRedirect: p.client.CheckRedirect, Jar: p.client.Jar}
+	if p.cert.cert != nil {
+		actual, _ := p.clients.LoadOrStore(cert, c)
+		return actual.(*http.Client), nil
+	}
+	return c, nil
 }

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"portcullis/internal/policy"
 )
 
 // echoServer answers with what it received, as JSON.
@@ -197,5 +200,42 @@ func TestSendRequestCopyInOutbound(t *testing.T) {
 	}
 	if echo["method"] != "PUT" || echo["body"] != "" || fmt.Sprint(echo["custom"]) != "[kept]" {
 		t.Errorf("the copied request = %v", echo)
+	}
+}
+
+// authentication-certificate inside send-request presents the client certificate.
+func TestSendRequestClientCertificate(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.PeerCertificates) == 0 {
+			http.Error(w, "no client certificate", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	srv.StartTLS()
+	defer srv.Close()
+	certs := map[string]*policy.Certificate{"client-cert": selfSigned(t, "client-cert", testRSA()[1], true)}
+	var buf bytes.Buffer
+	deps := Deps{EventHub: probeDeps(&buf), SendRequest: SendRequestDeps{Client: srv.Client()}}
+	for _, tt := range []struct{ name, child, want string }{
+		{"with certificate", `<authentication-certificate certificate-id="client-cert" />`, "200 client-cert"},
+		{"without", "", "401 no client certificate\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := buildPipeline(t, deps, inboundDoc(`<send-request mode="new" response-variable-name="r">
+				<set-url>`+srv.URL+`</set-url>`+tt.child+`</send-request>`+
+				probe(`@(((IResponse)context.Variables["r"]).StatusCode + " " + ((IResponse)context.Variables["r"]).Body.As&lt;string&gt;())`)), certs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := request(nil, "")
+			if got := runCtx(p, ctx, &statusBackend{}); got != 200 {
+				t.Fatalf("status %d: %+v", got, ctx.LastError)
+			}
+			if got := lastProbe(t, &buf); got != tt.want {
+				t.Errorf("the server saw %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
