@@ -15,6 +15,7 @@ import (
 type rateLimit struct {
 	counters Counters
 	key      string // where the policy stands, so that each policy counts on its own
+	scope    string
 	calls    int64
 	period   time.Duration
 	apis     []rateLimitAPI
@@ -42,7 +43,7 @@ func (d RateLimitDeps) compileRateLimit(el *policy.Element, c *policy.Compiler) 
 	if err := onlyChildren(el, "api"); err != nil {
 		return nil, err
 	}
-	p := &rateLimit{counters: d.Counters, key: "rate-limit\x00" + c.Scope + "\x00" + el.Pos.String()}
+	p := &rateLimit{counters: d.Counters, key: "rate-limit\x00" + c.Scope + "\x00" + el.Pos.String(), scope: c.Scope}
 	if p.calls, err = r.constInt("calls", true, 0, 1, math.MaxInt32); err != nil {
 		return nil, err
 	}
@@ -119,12 +120,21 @@ func (p *rateLimit) Run(ctx *policy.Context) error {
 		calls  int64
 		period time.Duration
 	}
-	limits := []limit{{p.key, p.calls, p.period}}
+	// A document shared by several APIs (or operations) counts each of them apart, as the
+	// policy stands in each one's scope.
+	key := p.key
+	if (p.scope == policy.ScopeAPI || p.scope == policy.ScopeOperation) && ctx.API != nil {
+		key += "\x00" + ctx.API.ID + "\x00" + ctx.API.Name
+	}
+	if p.scope == policy.ScopeOperation && ctx.Operation != nil {
+		key += "\x00" + ctx.Operation.ID + "\x00" + ctx.Operation.Name
+	}
+	limits := []limit{{key, p.calls, p.period}}
 	for i, a := range p.apis {
 		if ctx.API == nil || !targetMatches(a.name, a.id, ctx.API.Name, ctx.API.ID) {
 			continue
 		}
-		apiKey := p.key + "\x00api" + strconv.Itoa(i)
+		apiKey := key + "\x00api" + strconv.Itoa(i)
 		limits = append(limits, limit{apiKey, a.calls, a.period})
 		for j, o := range a.operations {
 			if ctx.Operation != nil && targetMatches(o.name, o.id, ctx.Operation.Name, ctx.Operation.ID) {

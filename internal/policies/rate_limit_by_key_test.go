@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"portcullis/internal/policy"
+	"portcullis/internal/policy/expr"
 )
 
 func rateDeps(clock *fakeClock) Deps {
@@ -223,7 +224,9 @@ func TestRateLimitPerAPIAndOperation(t *testing.T) {
 		{"orders", "orders", "list", 200, "1"},
 		{"orders", "orders", "list", 200, "0"}, // the API's 4th call (1 create + 3 list)
 		{"billing", "billing-v2", "pay", 200, "1"},
-		{"billing", "other-id", "pay", 200, "4"}, // id decides, not the name: only the policy's limit
+		// id decides, not the name: only the policy's own limit, which an API-scope policy
+		// counts per API.
+		{"billing", "other-id", "pay", 200, "9"},
 	}
 	for i, s := range steps {
 		ctx := call(s.api, s.id, s.op)
@@ -263,5 +266,41 @@ func BenchmarkRateLimitByKeyJwtSubject(b *testing.B) {
 		if err := step.Run(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// At the global scope rate-limit counts every API together; at the API scope each API apart.
+func TestRateLimitScopes(t *testing.T) {
+	doc := inboundDoc(`<rate-limit calls="2" renewal-period="60" />`)
+	for _, tt := range []struct {
+		scope string
+		want  []int // statuses of calls to APIs a, b, a, b
+	}{
+		{"global", []int{200, 200, 429, 429}},
+		{"api", []int{200, 200, 200, 200}},
+	} {
+		t.Run(tt.scope, func(t *testing.T) {
+			l := &policy.Loader{Registry: Registry(rateDeps(newFakeClock())), Expressions: expr.Compile}
+			d, err := l.Load("p.xml", []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p *policy.Pipeline
+			if tt.scope == "global" {
+				p, err = l.Compile(d, nil, nil)
+			} else {
+				p, err = l.Compile(nil, d, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, api := range []string{"a", "b", "a", "b"} {
+				ctx := request(nil, "")
+				ctx.API = &policy.API{ID: api, Name: api}
+				if got := runCtx(p, ctx, &statusBackend{}); got != tt.want[i] {
+					t.Errorf("call %d to %s: %d, want %d", i+1, api, got, tt.want[i])
+				}
+			}
+		})
 	}
 }
