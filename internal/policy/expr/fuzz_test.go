@@ -28,6 +28,10 @@ func FuzzCompile(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	// The public corpus, when present beside the repository, seeds real-world shapes.
+	for _, x := range corpusExpressions(f) {
+		f.Add(namedValue.ReplaceAllString(x.src, "1"))
+	}
 	ctx := testContext(f)
 	f.Fuzz(func(t *testing.T, src string) {
 		x, err := Compile(src, policy.Pos{File: "f.xml", Line: 1, Col: 1})
