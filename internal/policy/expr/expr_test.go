@@ -521,3 +521,39 @@ func TestConcurrentEvaluation(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The policy compiler hands attribute values to Compile and converts results with
+// policy.ToString; this is the path every policy takes.
+func TestThroughPolicyCompiler(t *testing.T) {
+	c := &policy.Compiler{Expressions: Compile}
+	tests := []struct {
+		name, attr, want string
+		isExpr           bool
+	}{
+		{"constant text", "plain value", "plain value", false},
+		{"expression", `@(context.Request.Method + "-" + (1 + 1))`, "POST-2", true},
+		{"block with spaces around", "  @{ return ((Jwt)context.Variables[\"jwt\"]).Subject; }  ", "user-42", true},
+		{"bool prints like .NET", `@(context.Variables.ContainsKey("jwt"))`, "True", true},
+	}
+	ctx := testContext(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := c.Value(policy.Attr{Name: "value", Value: tt.attr, Pos: pos()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.IsExpr() != tt.isExpr {
+				t.Fatalf("IsExpr = %v", v.IsExpr())
+			}
+			got, err := v.String(ctx)
+			if err != nil || got != tt.want {
+				t.Errorf("String = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	_, err := c.Value(policy.Attr{Name: "value", Value: "@(context.Nope)", Pos: pos()})
+	var pe *policy.Error
+	if !errors.As(err, &pe) || pe.Pos.Line != 10 || !strings.Contains(pe.Msg, "IProxyRequestContext.Nope") {
+		t.Errorf("load error = %v", err)
+	}
+}
