@@ -80,7 +80,7 @@ func (p *entraIdP) token(t *testing.T, ver, tid string, edits map[string]any) st
 
 func TestValidateAzureADToken(t *testing.T) {
 	idp := newEntraIdP(t)
-	kc, err := keys.NewCache(keys.Options{Aliases: keys.Aliases{DefaultAzureADAuthority: idp.srv.URL}})
+	kc, err := keys.NewCache(keys.Options{Aliases: keys.Aliases{DefaultAzureADAuthority: idp.srv.URL, "https://login.microsoftonline.us": idp.srv.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +106,15 @@ func TestValidateAzureADToken(t *testing.T) {
 		failed-validation-httpcode="403" failed-validation-error-message="Access denied by Entra check">
 		<client-application-ids><application-id>` + clientAppID + `</application-id></client-application-ids>
 	</validate-azure-ad-token>`
+	// A sovereign cloud's endpoint, without its https:// prefix, as the documentation allows.
+	sovereign := `<validate-azure-ad-token tenant-id="{{aad-tenant-id}}" authentication-endpoint="login.microsoftonline.us">
+		<client-application-ids><application-id>` + clientAppID + `</application-id></client-application-ids>
+	</validate-azure-ad-token>`
 	dynamic := `<validate-azure-ad-token tenant-id="@(context.Request.Headers.GetValueOrDefault(&quot;X-Tenant&quot;,&quot;&quot;))" />`
 
 	pipelines := map[string]*policy.Pipeline{}
 	for name, doc := range map[string]string{"minimal": minimal, "audience": audienceAndClaim, "backend": backend,
-		"organizations": organizations, "custom": custom, "dynamic": dynamic} {
+		"organizations": organizations, "custom": custom, "dynamic": dynamic, "sovereign": sovereign} {
 		pipelines[name] = mustPipeline(t, deps, inboundDoc(doc))
 	}
 	wait, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -123,7 +127,7 @@ func TestValidateAzureADToken(t *testing.T) {
 	for _, s := range kc.Status() {
 		urls = append(urls, s.URL)
 	}
-	for _, want := range DiscoveryURLs(DefaultAzureADAuthority, tenantID) {
+	for _, want := range append(DiscoveryURLs(DefaultAzureADAuthority, tenantID), DiscoveryURLs("https://login.microsoftonline.us", tenantID)...) {
 		if !strings.Contains(strings.Join(urls, " "), want) {
 			t.Errorf("key cache sources %q lack %s", urls, want)
 		}
@@ -177,6 +181,7 @@ func TestValidateAzureADToken(t *testing.T) {
 		{name: "custom header holds the bare token", pipeline: "custom", headers: map[string]string{"X-Token": idp.token(t, "2.0", tenantID, nil)}, status: 200},
 		{name: "custom status and message", pipeline: "custom", headers: map[string]string{"X-Token": idp.token(t, "2.0", tenantID, map[string]any{"azp": "x"})},
 			status: 403, reason: "TokenClaimValueNotAllowed", message: "Access denied by Entra check"},
+		{name: "authentication-endpoint of a sovereign cloud", pipeline: "sovereign", headers: bearer(idp.token(t, "1.0", tenantID, nil)), status: 200},
 		{name: "tenant from an expression", pipeline: "dynamic", headers: map[string]string{"X-Tenant": tenantID, "Authorization": "Bearer " + idp.token(t, "2.0", tenantID, nil)}, status: 200},
 	}
 	for _, tt := range tests {
