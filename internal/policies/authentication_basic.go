@@ -13,6 +13,13 @@ type authBasic struct {
 	username, password *policy.Value
 }
 
+func compileAuthenticationBasicStep(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
+	if err := onlyIn(el, c, policy.SectionInbound); err != nil {
+		return nil, err
+	}
+	return compileAuthenticationBasic(el, c)
+}
+
 func compileAuthenticationBasic(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
 	r, err := readElement(el, c, "username", "password")
 	if err != nil {

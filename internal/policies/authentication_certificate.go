@@ -22,6 +22,9 @@ type authCertificate struct {
 }
 
 func compileAuthenticationCertificate(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
+	if err := onlyIn(el, c, policy.SectionInbound); err != nil {
+		return nil, err
+	}
 	p, err := readAuthCertificate(el, c)
 	if err != nil {
 		return nil, err

@@ -267,6 +267,9 @@ func (d ManagedIdentityDeps) compile(el *policy.Element, c *policy.Compiler) (*a
 }
 
 func (d ManagedIdentityDeps) compileStep(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
+	if err := onlyIn(el, c, policy.SectionInbound); err != nil {
+		return nil, err
+	}
 	p, err := d.compile(el, c)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ type cacheLookup struct {
 }
 
 func (d CacheDeps) compileCacheLookup(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
+	if err := onlyIn(el, c, policy.SectionInbound); err != nil {
+		return nil, err
+	}
 	r, err := readElement(el, c, "vary-by-developer", "vary-by-developer-groups", "downstream-caching-type",
 		"must-revalidate", "allow-private-response-caching", "caching-type")
 	if err != nil {
@@ -161,6 +164,9 @@ type cacheStore struct {
 }
 
 func (d CacheDeps) compileCacheStore(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
+	if err := onlyIn(el, c, policy.SectionOutbound); err != nil {
+		return nil, err
+	}
 	r, err := readElement(el, c, "duration", "cache-response")
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,27 @@ func TestResponseCache(t *testing.T) {
 	if ct, _ := hit.Response.Header.Get("Content-Type"); ct != "text/plain" {
 		t.Errorf("cached answer lost its headers: Content-Type %q", ct)
 	}
+}
+
+// The sections APIM allows for the policies the loader's own table does not list.
+func TestSectionRules(t *testing.T) {
+	tests := []struct{ section, policy, want string }{
+		{"inbound", `<cache-store duration="10" />`, "<cache-store> is not allowed in the inbound section (it belongs in outbound)"},
+		{"outbound", `<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" />`, "<cache-lookup> is not allowed in the outbound section (it belongs in inbound)"},
+		{"outbound", `<authentication-basic username="a" password="b" />`, "<authentication-basic> is not allowed in the outbound section"},
+		{"on-error", `<authentication-managed-identity resource="r" />`, "<authentication-managed-identity> is not allowed in the on-error section"},
+		{"backend", `<authentication-certificate certificate-id="x" />`, "<authentication-certificate> is not allowed in the backend section"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.section+" "+tt.policy, func(t *testing.T) {
+			doc := "<policies><" + tt.section + ">" + tt.policy + "</" + tt.section + "></policies>"
+			_, err := buildPipeline(t, Deps{}, doc, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// Inside send-request, authentication-basic is a setting of the request, in any section.
+	mustPipeline(t, Deps{}, `<policies><outbound><send-request mode="new" response-variable-name="r">
+		<set-url>https://example.invalid/</set-url><authentication-basic username="a" password="b" /></send-request></outbound></policies>`)
 }

@@ -230,3 +230,17 @@ func onlyChildren(el *policy.Element, names ...string) error {
 	}
 	return nil
 }
+
+// onlyIn refuses el outside the sections APIM allows it in (the loader knows the sections
+// of the policies its own table lists; these are the others').
+func onlyIn(el *policy.Element, c *policy.Compiler, sections ...string) error {
+	if c.Section == "" {
+		return nil // compiled on its own, outside a document
+	}
+	for _, s := range sections {
+		if c.Section == s {
+			return nil
+		}
+	}
+	return policy.Errorf(el.Pos, "<%s> is not allowed in the %s section (it belongs in %s)", el.Name, c.Section, strings.Join(sections, ", "))
+}

@@ -34,7 +34,7 @@ func Registry(d Deps) policy.Registry {
 		"cache-lookup":                    d.Cache.compileCacheLookup,
 		"cache-store":                     d.Cache.compileCacheStore,
 		"send-request":                    d.compileSendRequest,
-		"authentication-basic":            compileAuthenticationBasic,
+		"authentication-basic":            compileAuthenticationBasicStep,
 		"authentication-certificate":      compileAuthenticationCertificate,
 		"authentication-managed-identity": d.ManagedIdentity.compileStep,
 		"emit-metric":                     d.Metrics.compileEmitMetric,
