@@ -204,6 +204,22 @@ func (r *registry) buildCollections() {
 		x.Items = append(x.Items[:i:i], append([]any{args[1]}, x.Items[i:]...)...)
 		return nil, e.charge(16)
 	})
+	l.meth("ForEach", 1, 1, nil, func(e *env, recv any, args []any) (any, error) {
+		x, err := lst(recv)
+		if err != nil {
+			return nil, err
+		}
+		fn, err := lambdaArg(args, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range append([]any(nil), x.Items...) {
+			if _, err := fn.call1(e, it); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
 	l.meth("Sort", 0, 0, nil, func(e *env, recv any, args []any) (any, error) {
 		x, err := lst(recv)
 		if err != nil {
