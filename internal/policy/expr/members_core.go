@@ -1157,6 +1157,12 @@ func (r *registry) buildTime() {
 		return DateTime{T: time.UnixMilli(n).UTC()}, nil
 	})
 	dt.ctor = func(e *env, _ []*typeInfo, args []any) (any, error) {
+		if len(args) >= 1 {
+			if d, ok := args[0].(DateTime); ok {
+				// new DateTimeOffset(dateTime[, offset])
+				return d, nil
+			}
+		}
 		var n [7]int
 		for i := range min(len(args), 7) {
 			if en, ok := args[i].(Enum); ok && en.Type == "DateTimeKind" {
@@ -1438,6 +1444,18 @@ func (r *registry) buildTime() {
 	g.ctor = func(e *env, _ []*typeInfo, args []any) (any, error) {
 		if len(args) == 0 {
 			return Guid{}, nil
+		}
+		if b, ok := args[0].([]byte); ok {
+			if len(b) != 16 {
+				return nil, throw("ArgumentException", "a Guid needs 16 bytes")
+			}
+			// the inverse of ToByteArray: the first three groups are little-endian
+			var v Guid
+			copy(v[:], b)
+			v[0], v[1], v[2], v[3] = b[3], b[2], b[1], b[0]
+			v[4], v[5] = b[5], b[4]
+			v[6], v[7] = b[7], b[6]
+			return v, nil
 		}
 		s, err := sarg(args, 0)
 		if err != nil {

@@ -61,6 +61,8 @@ func TestMembers(t *testing.T) {
 		// guid, random, encoding, crypto
 		{"guid parse", `@(Guid.Parse("{0B4A3C4E-1111-4222-8333-444455556666}").ToString("N") + "|" + Guid.Empty)`, "0b4a3c4e111142228333444455556666|00000000-0000-0000-0000-000000000000"},
 		{"guid bytes", `@(BitConverter.ToString(new Guid("00112233-4455-6677-8899-aabbccddeeff").ToByteArray()))`, "33-22-11-00-55-44-77-66-88-99-AA-BB-CC-DD-EE-FF"},
+		{"guid from bytes", `@(new Guid(new Guid("00112233-4455-6677-8899-aabbccddeeff").ToByteArray()).ToString())`, "00112233-4455-6677-8899-aabbccddeeff"},
+		{"date time offset", `@(new DateTimeOffset(new DateTime(2024, 1, 1)).ToUnixTimeSeconds())`, "1704067200"},
 		{"guid try parse", `@(Guid.TryParse("x", out var g))`, "False"},
 		{"random seeded", `@(new Random(1).NextDouble() < 1 && new Random().Next(5) < 5)`, "True"},
 		{"encodings", `@(Encoding.ASCII.GetBytes("é").Length + "|" + Encoding.Unicode.GetBytes("ab").Length + "|" + Encoding.Unicode.GetString(Encoding.Unicode.GetBytes("hé")) + "|" + Encoding.UTF8.GetString(Encoding.UTF8.GetBytes("abc"), 1, 2))`, "1|4|hé|bc"},
