@@ -66,6 +66,16 @@ func FuzzEval(f *testing.F) {
 		`@(DateTime.Parse(context.Request.Headers.GetValueOrDefault("Cookie", "")).ToString("o"))`,
 		`@(Uri.EscapeDataString(context.Request.Headers.GetValueOrDefault("Cookie", "")))`,
 		`@(string.Format(context.Request.Headers.GetValueOrDefault("Cookie", ""), 1, "x"))`,
+		`@((string)context.Request.Body.As<JObject>(true).SelectToken(context.Request.Headers.GetValueOrDefault("Cookie", "")))`,
+		`@(XDocument.Parse(context.Request.Body.As<string>(true)).Root.Descendants().Count())`,
+		`@(((DateTime)context.Variables["now"]).ToString(context.Request.Headers.GetValueOrDefault("Cookie", "")))`,
+		`@(12.5.ToString(context.Request.Headers.GetValueOrDefault("Cookie", "")))`,
+		`@(TimeSpan.Parse(context.Request.Headers.GetValueOrDefault("Cookie", "")).TotalSeconds)`,
+		`@(Guid.Parse(context.Request.Headers.GetValueOrDefault("Cookie", "")).ToString("B"))`,
+		`@(context.Request.Body.AsFormUrlEncodedContent(true).Count)`,
+		`@(Regex.Replace(context.Request.Body.As<string>(true), context.Request.Headers.GetValueOrDefault("Cookie", "x"), "$1"))`,
+		`@(new Uri(context.Request.Headers.GetValueOrDefault("Cookie", "")).PathAndQuery)`,
+		`@(Encoding.UTF8.GetString(Convert.FromBase64String(context.Request.Headers.GetValueOrDefault("Cookie", ""))).Length)`,
 	}
 	var compiled []policy.Expression
 	for _, s := range exprs {
