@@ -1260,7 +1260,7 @@ func compileRegex(e *env, pattern string, opts any) (*regexp.Regexp, error) {
 	if err != nil {
 		return nil, throw("ArgumentException", "the regular expression is not supported: %v", err)
 	}
-	if e != nil && e.expr != nil && e.expr.regexCount.Add(1) <= 32 {
+	if e != nil && e.expr != nil && e.expr.regexCount.Load() < 32 && e.expr.regexCount.Add(1) <= 32 {
 		e.expr.regexes.Store(src, re)
 	}
 	return re, nil
