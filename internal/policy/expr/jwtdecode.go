@@ -25,6 +25,10 @@ var errNotJwt = errors.New("not a JSON Web Token")
 // maxTokenLen bounds what AsJwt decodes; header values are bounded by the listener already.
 const maxTokenLen = 64 << 10
 
+// maxMemoLen bounds the tokens the memo keeps, so that its memory stays small whatever
+// clients send.
+const maxMemoLen = 8 << 10
+
 // asJwt is APIM's string.AsJwt(): null for anything that is not a decodable JWT; a leading
 // "Bearer " is ignored. Decoded tokens are memoized per expression.
 func asJwt(e *env, s string) *jwt.Token {
@@ -36,7 +40,7 @@ func asJwt(e *env, s string) *jwt.Token {
 		return nil
 	}
 	var slot *atomic.Pointer[jwtMemo]
-	if e != nil && e.expr != nil {
+	if e != nil && e.expr != nil && len(s) <= maxMemoLen {
 		slot = &e.expr.jwts[maphash.String(e.expr.jwtSeed, s)%jwtSlots]
 		if m := slot.Load(); m != nil && m.raw == s {
 			return m.tok
