@@ -102,6 +102,9 @@ type services struct {
 	access  *slog.Logger
 	metrics *admin.Metrics
 	keys    atomic.Pointer[keyCaches] // the serving configuration's; nil before the first
+	// stdout is where log-to-eventhub's stdout sinks write (nil: discarded).
+	stdout   io.Writer
+	policies policyState
 }
 
 // keyCaches are the openid-config key cache and the validated-token cache. They outlive a
@@ -194,15 +197,18 @@ func (s *services) compileWith(cfg *config.Config, kc *keyCaches) (*gateway.Plan
 	if err != nil {
 		return nil, err
 	}
+	out := s.stdout
+	if out == nil {
+		out = io.Discard
+	}
+	deps, err := s.policyDeps(cfg, kc, out)
+	if err != nil {
+		return nil, err
+	}
 	loader := &policy.Loader{
 		NamedValues:  g.NamedValues,
 		FragmentsDir: g.Fragments,
-		Registry: policies.Registry(policies.Deps{ValidateJWT: policies.ValidateJWTDeps{
-			Keys:              kc.keys,
-			Tokens:            kc.tokens,
-			Logger:            s.log,
-			NoWWWAuthenticate: g.WWWAuthenticate != nil && !*g.WWWAuthenticate,
-		}}),
+		Registry:     policies.Registry(deps),
 		Expressions:  expr.Compile,
 		Certificates: certs,
 	}
@@ -274,7 +280,7 @@ func serveFile(ctx context.Context, path string, stdout, stderr io.Writer, ready
 	// costs no system call per request; problems are logged at once.
 	accessOut := gateway.NewLogWriter(stderr, accessLogFlush)
 	defer accessOut.Close()
-	svc := &services{log: log, access: slog.New(slog.NewJSONHandler(accessOut, nil)).With("log", "access")}
+	svc := &services{log: log, stdout: stdout, access: slog.New(slog.NewJSONHandler(accessOut, nil)).With("log", "access")}
 	svc.metrics = admin.NewMetrics(svc.keySources)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -501,6 +507,7 @@ func (r *running) stop(ctx context.Context) {
 	}
 	wg.Wait()
 	r.identity.stop(ctx)
+	r.svc.policies.close()
 	r.svc.keys.Load().close()
 }
 
