@@ -585,6 +585,7 @@ func (c *compiler) call(x *callExpr) (cx, error) {
 		}
 	}
 	var ret *typeInfo
+	var zero any // the default of a value-type sequence, for ...OrDefault
 	if bound != nil {
 		if err := checkArity(bound, len(argv), mx.off, recv.t.name+"."+mx.name); err != nil {
 			return cx{}, err
@@ -592,6 +593,20 @@ func (c *compiler) call(x *callExpr) (cx, error) {
 		ret = bound.ret
 		if bound.retTArg && len(targs) > 0 {
 			ret = targs[0]
+		}
+		if el := recv.t.elem; el != nil && el.valueType && c.r.arrays[el] == recv.t {
+			switch mx.name {
+			case "Where", "Skip", "Take", "OrderBy", "OrderByDescending", "Order", "OrderDescending",
+				"Distinct", "Reverse", "ToArray", "Concat", "Union", "Intersect", "Except", "DefaultIfEmpty":
+				ret = recv.t
+			case "First", "Last", "Single", "ElementAt", "Min", "Max":
+				ret = el
+			case "FirstOrDefault", "LastOrDefault", "SingleOrDefault", "ElementAtOrDefault":
+				ret = el
+				if mx.name == "ElementAtOrDefault" || len(argv) == 0 || argv[0].t == c.r.lambda {
+					zero = el.zero
+				}
+			}
 		}
 	} else if !c.r.memberNames[mx.name] {
 		return cx{}, errAt(mx.off, "the method '%s' is not available in policy expressions", mx.name)
@@ -622,6 +637,9 @@ func (c *compiler) call(x *callExpr) (cx, error) {
 		if bound != nil {
 			out, err := bound.call(e, v, args, targs)
 			if err != errWrongRecv {
+				if out == nil && err == nil {
+					out = zero
+				}
 				return out, err
 			}
 		}
@@ -1437,6 +1455,9 @@ func (c *compiler) lookupType(tr *typeRef) (*typeInfo, error) {
 			return c.r.strings, nil
 		case c.r.types["byte"]:
 			return c.r.bytes, nil
+		}
+		if at := c.r.arrays[el]; at != nil && tr.array == 1 {
+			return at, nil
 		}
 		return c.r.array, nil
 	}

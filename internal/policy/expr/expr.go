@@ -184,6 +184,23 @@ func (x *Expression) String() string {
 	return "policy expression at " + x.pos.String()
 }
 
+// staticElem is the static type every element shares, or nil.
+func (c *compiler) staticElem(elems []node) *typeInfo {
+	var t *typeInfo
+	for i, el := range elems {
+		l, ok := el.(*litExpr)
+		if !ok {
+			return nil
+		}
+		lt := c.staticType(l.val)
+		if i > 0 && lt != t {
+			return nil
+		}
+		t = lt
+	}
+	return t
+}
+
 // Text converts an expression result to text as .NET's ToString does in the invariant
 // culture: doubles, DateTime, arrays and JSON tokens print as they do in APIM.
 func Text(v any) string { return toStr(v) }
@@ -247,6 +264,13 @@ func (c *compiler) newObj(x *newExpr) (cx, error) {
 		}
 		if allStr && len(elems) > 0 {
 			t = c.r.strings
+		}
+		if x.t == nil && len(elems) > 0 {
+			// new[] { 1, 2 }: an int[] when every element is statically an int
+			same := c.staticElem(x.elems)
+			if at := c.r.arrays[same]; at != nil {
+				t = at
+			}
 		}
 		var size evalFn
 		if x.size != nil {

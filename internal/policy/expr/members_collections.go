@@ -54,6 +54,15 @@ func (r *registry) buildCollections() {
 	for _, t := range []*typeInfo{r.bytes, r.strings, r.array, r.list, r.dict} {
 		t.enumerable = true
 	}
+	r.arrays = map[*typeInfo]*typeInfo{}
+	defer func() {
+		// after the array members exist: the typed arrays share them
+		for _, el := range []*typeInfo{r.integer, r.long, r.double, r.boolean, r.char, r.dateTime, r.timeSpan, r.guid} {
+			at := *r.array
+			at.name, at.elem = el.name+"[]", el
+			r.arrays[el] = &at
+		}
+	}()
 
 	// arrays: Length, indexer, Encrypt/Decrypt on byte[]
 	for _, t := range []*typeInfo{r.bytes, r.strings, r.array} {

@@ -95,6 +95,7 @@ func TestMembers(t *testing.T) {
 		{"dictionary ops", `@{ var d = new Dictionary<string, int>(); d.Add("a", 1); d["b"] = 2; d.Remove("a"); return d.Count + "|" + d.ContainsValue(2) + "|" + d.TryGetValue("b", out var v) + v + "|" + d.GetValueOrDefault("z", 9) + "|" + string.Join(",", d.Keys) + string.Join(",", d.Values); }`, "1|True|True2|9|b2"},
 		{"dictionary foreach", `@{ var d = new Dictionary<string, string> { ["x"] = "1", ["y"] = "2" }; var s = ""; foreach (var kv in d) { s += kv.Key + "=" + kv.Value + ";"; } return s; }`, "x=1;y=2;"},
 		{"linq first last single", `@(new[] {1, 2, 3}.First(x => x > 1) + new[] {1, 2, 3}.Last() + new[] {5}.Single() + "|" + new string[0].FirstOrDefault() + "|" + new[] {"a"}.LastOrDefault(x => x == "b") + "|" + new[] {"a"}.SingleOrDefault())`, "10|||a"},
+		{"value-type defaults", `@(new int[0].FirstOrDefault() + new[] {1, 2}.Where(x => x > 5).FirstOrDefault() + new[] {1, 2}.LastOrDefault(x => x > 5) + new bool[0].SingleOrDefault().ToString() + new int[] {3}.ElementAtOrDefault(4))`, "0False0"},
 		{"linq min max avg", `@(new[] {3, 1, 2}.Min() + "|" + new[] {3, 1, 2}.Max(x => x * 10) + "|" + new[] {1, 2}.Average())`, "1|30|1.5"},
 		{"linq distinct skip take", `@(string.Join(",", new[] {1, 1, 2, 3, 3}.Distinct().Skip(1).Take(1)))`, "2"},
 		{"linq sets", `@(string.Join(",", new[] {1, 2}.Union(new[] {2, 3})) + "|" + string.Join(",", new[] {1, 2}.Intersect(new[] {2, 3})) + "|" + string.Join(",", new[] {1, 2}.Except(new[] {2})))`, "1,2,3|2|1"},

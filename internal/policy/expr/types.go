@@ -108,6 +108,9 @@ type registry struct {
 	namespaces  map[string]bool
 	memberNames map[string]bool // every instance member name, for checks on untyped values
 	nullRecv    map[string]bool // extension methods that accept a null receiver
+	// arrays are the array types of value types (int[], bool[] ...), so that LINQ's
+	// ...OrDefault methods know their default.
+	arrays map[*typeInfo]*typeInfo
 	linq        map[string]*method
 	objMethods  map[string]*method
 	obj         *typeInfo
