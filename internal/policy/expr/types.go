@@ -110,11 +110,11 @@ type registry struct {
 	nullRecv    map[string]bool // extension methods that accept a null receiver
 	// arrays are the array types of value types (int[], bool[] ...), so that LINQ's
 	// ...OrDefault methods know their default.
-	arrays map[*typeInfo]*typeInfo
-	linq        map[string]*method
-	objMethods  map[string]*method
-	obj         *typeInfo
-	denied      map[string]string // well-known types that are refused, with the reason
+	arrays     map[*typeInfo]*typeInfo
+	linq       map[string]*method
+	objMethods map[string]*method
+	obj        *typeInfo
+	denied     map[string]string // well-known types that are refused, with the reason
 
 	str, integer, long, double, boolean, char, dateTime, timeSpan, guid        *typeInfo
 	jwt, claims, basic                                                         *typeInfo
