@@ -617,10 +617,6 @@ func (r *registry) buildLinq() {
 		}
 		return -1, nil
 	})
-	def("GetEnumerator", 0, 0, nil, func(e *env, src any, args []any) (any, error) {
-		return nil, throw("NotSupportedException", "enumerators are not available; use foreach")
-	})
-	delete(r.linq, "GetEnumerator")
 
 	cmp := newType("StringComparer")
 	cmp.static = true

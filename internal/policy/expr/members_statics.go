@@ -742,8 +742,6 @@ func (r *registry) buildStatics() {
 		}
 		return out
 	})
-	r.types["UriBuilder"] = nil
-	delete(r.types, "UriBuilder")
 
 	// Regex
 	r.buildRegex()
@@ -1051,18 +1049,6 @@ func (r *registry) buildStatics() {
 			return nil, sortAny(x, nil, e, false)
 		}
 		return nil, nil
-	})
-	arr.smeth("IndexOf", 2, 2, r.integer, func(e *env, args []any) (any, error) {
-		items, err := toSlice(e, args[0])
-		if err != nil {
-			return nil, err
-		}
-		for i, it := range items {
-			if equal(it, args[1]) {
-				return i, nil
-			}
-		}
-		return -1, nil
 	})
 }
 
