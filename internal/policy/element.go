@@ -64,11 +64,21 @@ func (v Value) String(ctx *Context) (string, error) {
 	if v.Expr == nil {
 		return v.Const, nil
 	}
+	if t, ok := v.Expr.(TextExpression); ok {
+		return t.EvalText(ctx)
+	}
 	out, err := v.Expr.Eval(ctx)
 	if err != nil {
 		return "", err
 	}
 	return ToString(out), nil
+}
+
+// TextExpression is an Expression that converts its own result to text, the way its language
+// does (.NET's ToString for C# expressions), rather than with ToString.
+type TextExpression interface {
+	Expression
+	EvalText(ctx *Context) (string, error)
 }
 
 // ToString converts an expression result to text the way .NET's ToString does for the types

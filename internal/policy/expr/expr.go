@@ -180,6 +180,18 @@ func (x *Expression) Eval(ctx *policy.Context) (v any, err error) {
 }
 
 // String describes the expression for logs.
+// EvalText evaluates the expression and converts the result as .NET's ToString would
+// (policy.TextExpression), so that attribute values read 1000000, not 1E+06.
+func (x *Expression) EvalText(ctx *policy.Context) (string, error) {
+	v, err := x.Eval(ctx)
+	if err != nil {
+		return "", err
+	}
+	return Text(v), nil
+}
+
+var _ policy.TextExpression = (*Expression)(nil)
+
 func (x *Expression) String() string {
 	return "policy expression at " + x.pos.String()
 }
