@@ -172,7 +172,7 @@ func (s *Server) handleAuthorize(version int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
-			s.renderError(w, r, errMalformed("The request could not be read."))
+			s.renderError(w, r, errUnreadableForm(err, "The request could not be read."))
 			return
 		}
 		req, pageErr, redirectErr := s.checkAuthorize(r.Context(), r.PathValue("tenant"), version, r.Form)
@@ -213,7 +213,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, req *autho
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, errMalformed("The sign-in form could not be read."))
+		s.renderError(w, r, errUnreadableForm(err, "The sign-in form could not be read."))
 		return
 	}
 	if !csrfValid(r) {

@@ -100,7 +100,7 @@ func (s *Server) askConsent(w http.ResponseWriter, r *http.Request, req *authori
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, errMalformed("The consent form could not be read."))
+		s.renderError(w, r, errUnreadableForm(err, "The consent form could not be read."))
 		return
 	}
 	if !csrfValid(r) {

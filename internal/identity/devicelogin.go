@@ -38,7 +38,7 @@ func (s *Server) handleDeviceLoginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeviceLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, errMalformed("The form could not be read."))
+		s.renderError(w, r, errUnreadableForm(err, "The form could not be read."))
 		return
 	}
 	csrf := csrfToken(w, r)

@@ -162,6 +162,15 @@ func errMalformed(detail string) *Error {
 		"Invalid request. Request is malformed or invalid. %s", detail)
 }
 
+// errUnreadableForm is errMalformed for a form that did not parse; a form over maxFormBytes
+// says so, so that a client learns what to change.
+func errUnreadableForm(err error, detail string) *Error {
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+		return errMalformed(fmt.Sprintf("%s It is larger than the limit of %d bytes.", detail, tooLarge.Limit))
+	}
+	return errMalformed(detail)
+}
+
 func errMissingParameter(name string) *Error {
 	return newError(900144, "invalid_request", 400,
 		"The request body must contain the following parameter: '%s'.", name)

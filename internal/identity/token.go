@@ -115,7 +115,7 @@ func (s *Server) parseTokenRequest(r *http.Request, version int) (*tokenRequest,
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return nil, errMalformed("The request body could not be read as a form.")
+		return nil, errUnreadableForm(err, "The request body could not be read as a form.")
 	}
 	form := r.PostForm
 	// A parameter sent twice is ambiguous (RFC 6749 §3.2); unknown ones are ignored, since
