@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -155,7 +156,7 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 		timeout = plan.backendTimeout
 	}
 	resp := fasthttp.AcquireResponse()
-	err := plan.do(ex.api, u, req, resp, timeout, opt.FollowRedirects)
+	err := plan.do(ex.api, u, req, resp, timeout, opt.FollowRedirects, ctx.BackendCertificate)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
 		if ex.body.err != nil {
@@ -259,7 +260,18 @@ func (s *backendStream) detach() {
 	}
 }
 
-func (p *Plan) do(api *apiRoute, u *policy.URL, req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, follow bool) error {
+func (p *Plan) do(api *apiRoute, u *policy.URL, req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, follow bool, cert *policy.Certificate) error {
+	if cert != nil && u.Scheme == "https" {
+		c, err := p.clientWithCert(cert)
+		if err != nil {
+			return err
+		}
+		if follow {
+			req.SetTimeout(timeout)
+			return c.DoRedirects(req, resp, maxRedirects)
+		}
+		return c.DoTimeout(req, resp, timeout)
+	}
 	var hc *fasthttp.HostClient
 	if s := api.service; u.Scheme == s.Scheme && u.Host == s.Host && u.Port == s.Port {
 		hc = api.client
@@ -280,6 +292,36 @@ func (p *Plan) do(api *apiRoute, u *policy.URL, req *fasthttp.Request, resp *fas
 }
 
 const maxRedirects = 10
+
+// clientWithCert is the client that presents cert to HTTPS backends
+// (authentication-certificate): one per certificate, with its own pooled connections, since a
+// TLS connection's client certificate is fixed at the handshake.
+func (p *Plan) clientWithCert(cert *policy.Certificate) (*fasthttp.Client, error) {
+	if c, ok := p.withCert.Load(cert); ok {
+		return c.(*fasthttp.Client), nil
+	}
+	if cert.Key == nil || len(cert.Chain) == 0 {
+		return nil, fmt.Errorf("certificate %q has no private key: authentication-certificate needs one", cert.ID)
+	}
+	pair := tls.Certificate{PrivateKey: cert.Key, Leaf: cert.Chain[0]}
+	for _, c := range cert.Chain {
+		pair.Certificate = append(pair.Certificate, c.Raw)
+	}
+	conf := p.tlsConf.Clone()
+	conf.Certificates = []tls.Certificate{pair}
+	c := &fasthttp.Client{
+		TLSConfig:                     conf,
+		ReadBufferSize:                backendHeaderBytes,
+		MaxIdleConnDuration:           backendIdle,
+		StreamResponseBody:            true,
+		DisablePathNormalizing:        true,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: true,
+		RetryIfErr:                    retryIdempotent,
+	}
+	actual, _ := p.withCert.LoadOrStore(cert, c)
+	return actual.(*fasthttp.Client), nil
+}
 
 // Messages of the gateway's own error answers. They say what happened without naming the
 // backend's address, which is the operator's business (it is in the log).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -45,9 +46,13 @@ var Forward Pipeline = PipelineFunc(func(ctx *policy.Context) error {
 // beside the running one and published with one atomic swap; requests keep the Plan they
 // started with.
 type Plan struct {
-	router         *router
-	backends       map[string]*fasthttp.HostClient // "scheme://host:port" → pooled connections
-	other          *fasthttp.Client                // hosts named only at run time (set-backend-service)
+	router   *router
+	backends map[string]*fasthttp.HostClient // "scheme://host:port" → pooled connections
+	other    *fasthttp.Client                // hosts named only at run time (set-backend-service)
+	// tlsConf is the outbound TLS configuration; withCert derives one client per
+	// authentication-certificate certificate from it.
+	tlsConf        *tls.Config
+	withCert       sync.Map // *policy.Certificate → *fasthttp.Client
 	backendTimeout time.Duration
 	maxBody        int64
 	apis, ops      int
@@ -68,6 +73,7 @@ func Build(cfg *config.Config, compile Compiler) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{
+		tlsConf:        tlsConf,
 		backends:       map[string]*fasthttp.HostClient{},
 		backendTimeout: g.Timeouts.BackendDuration,
 		maxBody:        g.Limits.MaxBodyBytes,
@@ -187,6 +193,10 @@ func (p *Plan) Close() {
 		c.CloseIdleConnections()
 	}
 	p.other.CloseIdleConnections()
+	p.withCert.Range(func(_, c any) bool {
+		c.(*fasthttp.Client).CloseIdleConnections()
+		return true
+	})
 }
 
 // Summary says what the plan serves, for the log.
