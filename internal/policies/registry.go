@@ -13,6 +13,11 @@ type Deps struct {
 	ManagedIdentity ManagedIdentityDeps // authentication-managed-identity
 	Metrics         MetricsDeps         // emit-metric
 	EventHub        EventHubDeps        // log-to-eventhub
+
+	// Backends are gateway.backends: backend-id → base URL, for set-backend-service.
+	Backends map[string]string
+	Trace    TraceDeps // trace
+	Retry    RetryDeps // retry
 }
 
 // Registry returns the policy elements Portcullis runs. An element not listed here is a load
@@ -39,5 +44,25 @@ func Registry(d Deps) policy.Registry {
 		"authentication-managed-identity": d.ManagedIdentity.compileStep,
 		"emit-metric":                     d.Metrics.compileEmitMetric,
 		"log-to-eventhub":                 d.EventHub.compileLogToEventHub,
+
+		"set-header":          compileSetHeader,
+		"set-query-parameter": compileSetQueryParameter,
+		"set-method":          compileSetMethod,
+		"set-status":          compileSetStatus,
+		"set-body":            compileSetBody,
+		"find-and-replace":    compileFindAndReplace,
+		"rewrite-uri":         compileRewriteURI,
+		"set-backend-service": d.compileSetBackendService,
+		"return-response":     compileReturnResponse,
+		"mock-response":       compileMockResponse,
+		"set-variable":        compileSetVariable,
+		"choose":              compileChoose,
+		"retry":               d.Retry.compileRetry,
+		"trace":               d.Trace.compileTrace,
+		"check-header":        compileCheckHeader,
+		"ip-filter":           compileIPFilter,
+		"cors":                compileCORS,
+		"json-to-xml":         compileJSONToXML,
+		"xml-to-json":         compileXMLToJSON,
 	}
 }
