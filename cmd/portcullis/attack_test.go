@@ -516,3 +516,86 @@ func waitReady(t *testing.T, admin string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestGatewayErrorsLeakNothing: the gateway's 5xx answers (an expression that throws, a
+// backend that is down or too slow) say what failed in APIM's words, and never hold a stack
+// trace, a file path, the backend's address or a named value's secret. (The expressions run
+// in rate-limit-by-key's counter-key, evaluated on every request.)
+func TestGatewayErrorsLeakNothing(t *testing.T) {
+	secret := "nv-" + randomText(24)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	down := closed.URL
+	closed.Close()
+	throwing := func(expr string) string {
+		return `<policies><inbound><base /><rate-limit-by-key calls="100" renewal-period="60" counter-key='` + expr +
+			`' /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"policies/global.xml": forwardPolicy,
+		"policies/parse.xml":  throwing(`@(int.Parse("{{secret-key}}").ToString())`),
+		"policies/null.xml":   throwing(`@(((string)context.Variables.GetValueOrDefault("missing")).Length.ToString())`),
+		"policies/thrown.xml": throwing(`@{ throw new Exception("{{secret-key}}"); }`),
+		"portcullis.yaml": fmt.Sprintf(`gateway:
+  listen: 127.0.0.1:0
+  policy: policies/global.xml
+  named-values:
+    secret-key: %s
+  apis:
+    - {name: parse-api, path: parse, backend: %[2]s, policy: policies/parse.xml}
+    - {name: null-api, path: null, backend: %[2]s, policy: policies/null.xml}
+    - {name: thrown-api, path: thrown, backend: %[2]s, policy: policies/thrown.xml}
+    - {name: down-api, path: down, backend: %[2]s}
+    - {name: slow-api, path: slow, backend: %[3]s}
+admin:
+  listen: 127.0.0.1:0
+`, secret, down, slow.URL),
+	})
+	cfg := filepath.Join(dir, "portcullis.yaml")
+	if code, _, stderr := runMain("check", "--config", cfg); code != 0 {
+		t.Fatalf("check: exit %d\n%s", code, stderr)
+	}
+	in := startServe(t, cfg)
+	leaks := []string{secret, dir, ".go:", "goroutine", "panic", strings.TrimPrefix(down, "http://"), strings.TrimPrefix(slow.URL, "http://"), "/tmp/"}
+	tests := []struct {
+		name, path string
+		status     int
+	}{
+		{"int.Parse of a named value", "/parse/x", 500},
+		{"null reference", "/null/x", 500},
+		{"thrown exception naming a secret", "/thrown/x", 500},
+		{"backend down", "/down/x", 502},
+		{"backend too slow", "/slow/x", 504},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, hdr, body := httpGet(t, in.gateway+tt.path)
+			if status != tt.status {
+				t.Errorf("status %d, want %d: %s", status, tt.status, body)
+			}
+			answer := string(body)
+			for k, v := range hdr {
+				answer += "\n" + k + ": " + strings.Join(v, ", ")
+			}
+			for _, l := range leaks {
+				if strings.Contains(answer, l) {
+					t.Errorf("the answer holds %q:\n%s", l, answer)
+				}
+			}
+			var doc struct {
+				StatusCode int    `json:"statusCode"`
+				Message    string `json:"message"`
+			}
+			if err := json.Unmarshal(body, &doc); err != nil || doc.StatusCode != tt.status || doc.Message == "" {
+				t.Errorf("not APIM's error body: %s", body)
+			}
+		})
+	}
+}
