@@ -70,6 +70,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAppCommand(),
 		newKeysCommand(),
 		newTokenCommand(),
+		newPolicyCommand(),
 	)
 	return root
 }
