@@ -36,6 +36,8 @@ type Options struct {
 	// KeyCacheTTL is how long a tenant's signing keys are served from memory before they are
 	// re-read from the store (another instance may have rotated them). Default 1 minute.
 	KeyCacheTTL time.Duration
+	// Observer is told the outcome of every token request (metrics); nil: none.
+	Observer Observer
 }
 
 // Server is the identity service. It is safe for concurrent use.
@@ -53,6 +55,7 @@ type Server struct {
 	throttle *throttle
 	polls    *pollClock
 	mux      *http.ServeMux
+	observer Observer
 }
 
 // New checks opts and builds the service. It does not touch the store until the first request
@@ -76,6 +79,7 @@ func New(opts Options) (*Server, error) {
 		log:       opts.Logger,
 		now:       opts.Now,
 		interval:  opts.DevicePollInterval,
+		observer:  opts.Observer,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -58,9 +58,11 @@ func (s *Server) handleToken(version int) http.HandlerFunc {
 		}
 		resp, err := s.token(r, version)
 		if err != nil {
+			s.observeTokenFailure(r, err)
 			s.writeError(w, r, err)
 			return
 		}
+		s.observeTokenIssued(r)
 		h := w.Header()
 		h.Set("Content-Type", "application/json; charset=utf-8")
 		h.Set("Cache-Control", "no-store, no-cache")
