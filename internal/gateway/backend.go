@@ -89,12 +89,11 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 	uri := req.URI()
 	uri.DisablePathNormalizing = true
 	uri.SetScheme(u.Scheme)
-	host := u.Host
-	if strings.IndexByte(host, ':') >= 0 {
-		host = "[" + host + "]"
-	}
-	if (u.Scheme == "http" && u.Port != 80) || (u.Scheme == "https" && u.Port != 443) {
-		host += ":" + strconv.Itoa(u.Port)
+	var host string
+	if s := ex.api.service; u.Scheme == s.Scheme && u.Host == s.Host && u.Port == s.Port {
+		host = ex.api.hostHeader // prepared at load
+	} else {
+		host = hostHeader(u)
 	}
 	uri.SetHost(host)
 	uri.SetPath(u.Path)
@@ -181,7 +180,7 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 		if hopByHop(name) || name == "Content-Length" || (len(rconn) > 0 && listedBytes(rconn, name)) {
 			continue
 		}
-		out.Header.Add(name, string(v))
+		out.Header.Add(name, ex.str(v))
 	}
 	cl := resp.Header.ContentLength()
 	stream := resp.BodyStream()
@@ -212,6 +211,19 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 			Message: http500Message, Detail: fmt.Sprintf("the backend answered %d", out.StatusCode)}
 	}
 	return nil
+}
+
+// hostHeader is the Host field (and URI authority) that names u: the port only when it is not
+// the scheme's default, an IPv6 literal in brackets.
+func hostHeader(u *policy.URL) string {
+	host := u.Host
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	if (u.Scheme == "http" && u.Port != 80) || (u.Scheme == "https" && u.Port != 443) {
+		host += ":" + strconv.Itoa(u.Port)
+	}
+	return host
 }
 
 func listedBytes(conn [][]byte, name string) bool {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -15,18 +16,20 @@ import (
 // not allocate per request beyond the strings policies can see. Nothing in it points into the
 // fasthttp RequestCtx once the handler has returned: values policies see are copies.
 type exchange struct {
-	pctx   policy.Context
-	req    policy.Request
-	resp   policy.Response
-	vars   map[string]any
-	params map[string]string
-	m      match
-	fwd    forwarder
-	body   limitedBody
-	buf    []byte // scratch for URIs and header values
-	plan   *Plan
-	api    *apiRoute
-	obs    Observation
+	pctx    policy.Context
+	req     policy.Request
+	resp    policy.Response
+	vars    map[string]any
+	params  map[string]string
+	m       match
+	fwd     forwarder
+	body    limitedBody
+	buf     []byte // scratch for URIs and header values
+	strs    []byte // this request's strings (see str); never reused
+	logLine []byte // the access-log line, reused
+	plan    *Plan
+	api     *apiRoute
+	obs     Observation
 }
 
 func newExchange() *exchange {
@@ -50,10 +53,45 @@ func (ex *exchange) reset() {
 	ex.resp = policy.Response{Header: rh}
 	ex.pctx = policy.Context{}
 	ex.body = limitedBody{}
+	ex.strs = nil // policies may keep strings pointing into it
 	ex.plan, ex.api = nil, nil
 	ex.obs = Observation{}
 	ex.m.api, ex.m.route, ex.m.rest, ex.m.nparams = nil, nil, nil, 0
 }
+
+// str copies b into this request's string storage and returns it as a string. One request's
+// strings (path, host, header values, parameters) share one allocation instead of one each. The
+// storage is written only past its length and dropped, never reused, at reset: a string a
+// policy keeps (a cache key, a variable) stays valid and unchanged.
+func (ex *exchange) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(ex.strs)-len(ex.strs) < len(b) {
+		ex.strs = make([]byte, 0, max(len(b), 2*cap(ex.strs), minStrs))
+	}
+	start := len(ex.strs)
+	ex.strs = append(ex.strs, b...)
+	return unsafe.String(&ex.strs[start], len(b))
+}
+
+// str2 is str of a+b.
+func (ex *exchange) str2(a string, b []byte) string {
+	if len(a) == 0 {
+		return ex.str(b)
+	}
+	n := len(a) + len(b)
+	if cap(ex.strs)-len(ex.strs) < n {
+		ex.strs = make([]byte, 0, max(n, 2*cap(ex.strs), minStrs))
+	}
+	start := len(ex.strs)
+	ex.strs = append(append(ex.strs, a...), b...)
+	return unsafe.String(&ex.strs[start], n)
+}
+
+// minStrs is the smallest string storage a request starts with: enough for a typical request's
+// and response's strings in one allocation.
+const minStrs = 256
 
 // fill builds the policy context from the fasthttp request. Strings are copied out of rc.
 func (ex *exchange) fill(rc *fasthttp.RequestCtx, plan *Plan, tls bool, requestID string) {
@@ -69,9 +107,10 @@ func (ex *exchange) fill(rc *fasthttp.RequestCtx, plan *Plan, tls bool, requestI
 	if tls {
 		o.Scheme = "https"
 	}
-	o.Host, o.Port = splitHost(rc.Host(), tls)
-	o.Path = string(rc.Path())
-	parseQueryInto(&o.Query, rc.URI().QueryString())
+	host, port := splitHost(rc.Host(), tls)
+	o.Host, o.Port = ex.str(host), port
+	o.Path = ex.str(rc.Path())
+	ex.parseQueryInto(&o.Query, rc.URI().QueryString())
 
 	// The backend URL: the API's web service URL + the path after the API suffix + the query.
 	u := &r.URL
@@ -82,21 +121,21 @@ func (ex *exchange) fill(rc *fasthttp.RequestCtx, plan *Plan, tls bool, requestI
 			u.Path = "/"
 		}
 	} else {
-		u.Path = api.service.Path + string(ex.m.rest)
+		u.Path = ex.str2(api.service.Path, ex.m.rest)
 	}
 	for _, f := range o.Query.Fields() {
 		u.Query.Add(f.Name, f.Value)
 	}
 
 	for k, v := range rc.Request.Header.All() {
-		r.Header.Add(headerName(k), string(v))
+		r.Header.Add(ex.headerName(k), ex.str(v))
 	}
 	if ip, ok := netip.AddrFromSlice(rc.RemoteIP()); ok {
 		r.IPAddress = ip.Unmap()
 	}
 	for i := 0; i < ex.m.nparams; i++ {
 		p := ex.m.params[i]
-		ex.params[paramName(rt, i)] = string(ex.m.rest[p.start:p.end])
+		ex.params[paramName(rt, i)] = ex.str(ex.m.rest[p.start:p.end])
 	}
 	r.MatchedParameters = ex.params
 
@@ -170,7 +209,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func splitHost(h []byte, tls bool) (string, int) {
+func splitHost(h []byte, tls bool) ([]byte, int) {
 	port := 80
 	if tls {
 		port = 443
@@ -199,7 +238,7 @@ func splitHost(h []byte, tls bool) (string, int) {
 			break
 		}
 	}
-	return string(h[:end]), port
+	return h[:end], port
 }
 
 func containsByte(b []byte, c byte) bool {
@@ -213,7 +252,7 @@ func containsByte(b []byte, c byte) bool {
 
 // parseQueryInto reads a raw query string; malformed escapes are kept as sent (as
 // policy.ParseQuery does), and unescaping allocates only when there is something to unescape.
-func parseQueryInto(q *policy.Query, raw []byte) {
+func (ex *exchange) parseQueryInto(q *policy.Query, raw []byte) {
 	for len(raw) > 0 {
 		var pair []byte
 		if i := indexByte(raw, '&'); i >= 0 {
@@ -228,12 +267,15 @@ func parseQueryInto(q *policy.Query, raw []byte) {
 		if i := indexByte(pair, '='); i >= 0 {
 			name, value = pair[:i], pair[i+1:]
 		}
-		q.Add(unescapeQuery(name), unescapeQuery(value))
+		q.Add(ex.unescapeQuery(name), ex.unescapeQuery(value))
 	}
 }
 
-func unescapeQuery(b []byte) string {
-	s := string(b)
+func (ex *exchange) unescapeQuery(b []byte) string {
+	s := ex.str(b)
+	if !containsByte(b, '%') && !containsByte(b, '+') {
+		return s
+	}
 	if u, err := url.QueryUnescape(s); err == nil {
 		return u
 	}
@@ -291,4 +333,12 @@ func headerName(k []byte) string {
 		return s
 	}
 	return string(k)
+}
+
+// headerName is headerName with an uncommon name kept in the request's string storage.
+func (ex *exchange) headerName(k []byte) string {
+	if s, ok := commonHeaders[string(k)]; ok {
+		return s
+	}
+	return ex.str(k)
 }

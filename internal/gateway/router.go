@@ -30,11 +30,12 @@ type route struct {
 
 // apiRoute is one API with its operations in matching order.
 type apiRoute struct {
-	cfg     *config.API
-	routes  []*route
-	info    policy.API
-	service policy.URL           // the backend URL, parsed once
-	client  *fasthttp.HostClient // its pooled connections
+	cfg        *config.API
+	routes     []*route
+	info       policy.API
+	service    policy.URL           // the backend URL, parsed once
+	hostHeader string               // service's Host field, prepared once
+	client     *fasthttp.HostClient // its pooled connections
 }
 
 // router finds the API by the longest path suffix and then the operation. Matching does not
@@ -57,6 +58,7 @@ func newRouter(apis []*apiRoute) *router {
 	r := &router{apis: make(map[string]*apiRoute, len(apis))}
 	for _, a := range apis {
 		slices.SortStableFunc(a.routes, compareRoutes)
+		a.hostHeader = hostHeader(&a.service)
 		r.apis[a.cfg.Path] = a
 	}
 	return r

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -51,6 +52,10 @@ type Options struct {
 	// AccessLog gets one JSON line per request (nil: none). Log is for the gateway's own
 	// problems (nil: discarded).
 	AccessLog, Log *slog.Logger
+	// AccessLogTo, when set, replaces AccessLog: the gateway encodes the same JSON line itself
+	// (the fields of a slog JSON handler's line with "log":"access") and hands it to one Write
+	// call, without slog's per-attribute work. Write must not keep the slice; a LogWriter fits.
+	AccessLogTo io.Writer
 }
 
 // Server is the gateway listener. It serves the current Plan; Swap publishes a new one.
@@ -111,7 +116,8 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug("listener", "detail", fmt.Sprintf(format, args...))
 }
 
-func (s *Server) requestID() string {
+// requestID writes a new request ID into out.
+func (s *Server) requestID(out *[36]byte) {
 	// A random prefix per process and a counter: unique, cheap, and GUID-shaped like APIM's.
 	var b [16]byte
 	copy(b[:8], s.idPrefix[:])
@@ -119,7 +125,6 @@ func (s *Server) requestID() string {
 	for i := 0; i < 8; i++ {
 		b[15-i] = byte(n >> (8 * i))
 	}
-	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -129,20 +134,23 @@ func (s *Server) requestID() string {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
 }
 
 func (s *Server) handle(rc *fasthttp.RequestCtx) {
 	plan := s.plan.Load()
 	ex := s.pool.Get().(*exchange)
 	o := &ex.obs
-	o.RequestID = s.requestID()
+	// One allocation for this request's strings: the raw header block bounds the header values.
+	ex.strs = make([]byte, 0, len(rc.Request.Header.RawHeaders())+2*len(rc.Path())+minStrs)
+	var id [36]byte
+	s.requestID(&id)
+	o.RequestID = ex.str(id[:])
 	if !s.serveSafely(rc, plan, ex, o) {
 		// A panicking request may have left the exchange half-used: drop it.
-		s.finish(rc, o)
+		s.finish(rc, ex, o)
 		return
 	}
-	s.finish(rc, o)
+	s.finish(rc, ex, o)
 	ex.reset()
 	s.pool.Put(ex)
 }
@@ -192,10 +200,23 @@ func (s *Server) serve(rc *fasthttp.RequestCtx, plan *Plan, ex *exchange, o *Obs
 	if le := ex.pctx.LastError; le != nil {
 		o.FailureSource, o.FailureReason = le.Source, le.Reason
 	}
+	if err == nil || errors.Is(err, policy.ErrResponseSent) {
+		s.writeResponse(rc, ex)
+	} else {
+		s.answerFailure(rc, ex, o, err)
+	}
+	if ex.body.r != nil && !ex.body.eof {
+		// The client's body was neither forwarded nor read: do not trust what follows it on this
+		// connection.
+		rc.SetConnectionClose()
+	}
+}
+
+// answerFailure answers a pipeline that ended in err. It is apart from serve so that the
+// failure variable errors.As needs is allocated only when a request fails.
+func (s *Server) answerFailure(rc *fasthttp.RequestCtx, ex *exchange, o *Observation, err error) {
 	var f *policy.Failure
 	switch {
-	case err == nil, errors.Is(err, policy.ErrResponseSent):
-		s.writeResponse(rc, ex)
 	case ex.resp.StatusCode != 0 && ex.pctx.LastError != nil:
 		// The pipeline answered the failure itself (default error response or on-error).
 		s.writeResponse(rc, ex)
@@ -219,21 +240,26 @@ func (s *Server) serve(rc *fasthttp.RequestCtx, plan *Plan, ex *exchange, o *Obs
 		writeError(rc, 500, http500Message, nil)
 		s.opt.Log.Error("pipeline error", "request_id", o.RequestID, "api", o.API, "operation", o.Operation, "error", err.Error())
 	}
-	if ex.body.r != nil && !ex.body.eof {
-		// The client's body was neither forwarded nor read: do not trust what follows it on this
-		// connection.
-		rc.SetConnectionClose()
-	}
 }
 
-func (s *Server) finish(rc *fasthttp.RequestCtx, o *Observation) {
+// finish records the request's outcome for the observer and the access log. ex is nil for
+// requests fasthttp could not read.
+func (s *Server) finish(rc *fasthttp.RequestCtx, ex *exchange, o *Observation) {
 	o.StatusCode = rc.Response.StatusCode()
-	o.Duration = time.Since(rc.Time())
-	if s.opt.Observer == nil && s.opt.AccessLog == nil {
+	now := time.Now()
+	o.Duration = now.Sub(rc.Time())
+	if s.opt.Observer == nil && s.opt.AccessLog == nil && s.opt.AccessLogTo == nil {
 		return
 	}
 	o.Method = methodString(rc.Method())
-	o.Path = string(rc.Path())
+	switch {
+	case ex != nil && ex.req.OriginalURL.Path != "":
+		o.Path = ex.req.OriginalURL.Path // the copy fill made
+	case ex != nil:
+		o.Path = ex.str(rc.Path())
+	default:
+		o.Path = string(rc.Path())
+	}
 	if !o.ClientIP.IsValid() {
 		if ip, ok := netip.AddrFromSlice(rc.RemoteIP()); ok {
 			o.ClientIP = ip.Unmap()
@@ -242,7 +268,17 @@ func (s *Server) finish(rc *fasthttp.RequestCtx, o *Observation) {
 	if s.opt.Observer != nil {
 		s.opt.Observer.ObserveRequest(o)
 	}
-	if s.opt.AccessLog != nil {
+	if s.opt.AccessLogTo != nil {
+		var line []byte
+		if ex != nil {
+			line = ex.logLine[:0]
+		}
+		line = appendAccessLine(line, now, o)
+		_, _ = s.opt.AccessLogTo.Write(line)
+		if ex != nil {
+			ex.logLine = line
+		}
+	} else if s.opt.AccessLog != nil {
 		attrs := []slog.Attr{
 			slog.String("request_id", o.RequestID),
 			slog.String("method", o.Method),
@@ -321,7 +357,7 @@ func (s *Server) protocolError(rc *fasthttp.RequestCtx, err error) {
 	rc.SetConnectionClose()
 	writeError(rc, status, msg, nil)
 	o := Observation{StatusCode: status, FailureSource: "gateway", FailureReason: reason}
-	s.finish(rc, &o)
+	s.finish(rc, nil, &o)
 }
 
 // checkFraming refuses the ambiguous framings used for request smuggling (RFC 9112 §6.3): a
