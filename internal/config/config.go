@@ -9,6 +9,7 @@ type Config struct {
 	Gateway  *Gateway  `yaml:"gateway"`
 	Identity *Identity `yaml:"identity"`
 	Admin    *Admin    `yaml:"admin"`
+	Tracing  *Tracing  `yaml:"tracing"`
 
 	// File is the absolute path of the file this was loaded from; paths in it are relative to
 	// its folder.

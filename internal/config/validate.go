@@ -45,6 +45,9 @@ func (l *loader) validate(c *Config) {
 	if c.Admin != nil {
 		l.admin(c.Admin)
 	}
+	if c.Tracing != nil {
+		l.tracing(c.Tracing)
+	}
 }
 
 func (l *loader) fail(path string, format string, args ...any) {
