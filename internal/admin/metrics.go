@@ -2,6 +2,8 @@ package admin
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,23 @@ type Metrics struct {
 	keyFetches *prometheus.CounterVec
 	keyFetch   *prometheus.HistogramVec
 	statusText [600]string
+	// byOperation caches each operation's label-resolved collectors (opKey → *opMetrics), so
+	// that a request costs one lock-free lookup instead of hashing its labels twice.
+	byOperation sync.Map
+}
+
+type opKey struct{ api, operation string }
+
+// opMetrics are one operation's collectors with their labels resolved.
+type opMetrics struct {
+	duration prometheus.Observer
+	mu       sync.Mutex                    // serialises additions to statuses
+	statuses atomic.Pointer[[]statusCount] // copied on write: few statuses per operation
+}
+
+type statusCount struct {
+	status  int
+	counter prometheus.Counter
 }
 
 var _ gateway.Observer = (*Metrics)(nil)
@@ -64,15 +83,52 @@ func NewMetrics(keySources func() []KeySource) *Metrics {
 
 // ObserveRequest implements gateway.Observer.
 func (m *Metrics) ObserveRequest(o *gateway.Observation) {
-	status := "other"
-	if o.StatusCode > 0 && o.StatusCode < len(m.statusText) {
-		status = m.statusText[o.StatusCode]
-	}
-	m.requests.WithLabelValues(o.API, o.Operation, status).Inc()
-	m.duration.WithLabelValues(o.API, o.Operation).Observe(o.Duration.Seconds())
+	om := m.operation(o.API, o.Operation)
+	om.counter(m, o).Inc()
+	om.duration.Observe(o.Duration.Seconds())
 	if o.FailureReason != "" {
 		m.failures.WithLabelValues(o.FailureSource, o.FailureReason).Inc()
 	}
+}
+
+func (m *Metrics) operation(api, operation string) *opMetrics {
+	k := opKey{api, operation}
+	if v, ok := m.byOperation.Load(k); ok {
+		return v.(*opMetrics)
+	}
+	om := &opMetrics{duration: m.duration.WithLabelValues(api, operation)}
+	om.statuses.Store(&[]statusCount{})
+	v, _ := m.byOperation.LoadOrStore(k, om)
+	return v.(*opMetrics)
+}
+
+// counter is the request counter of o's status.
+func (om *opMetrics) counter(m *Metrics, o *gateway.Observation) prometheus.Counter {
+	status := o.StatusCode
+	if status <= 0 || status >= len(m.statusText) {
+		status = 0 // "other"
+	}
+	for _, sc := range *om.statuses.Load() {
+		if sc.status == status {
+			return sc.counter
+		}
+	}
+	om.mu.Lock()
+	defer om.mu.Unlock()
+	old := *om.statuses.Load()
+	for _, sc := range old {
+		if sc.status == status {
+			return sc.counter
+		}
+	}
+	text := "other"
+	if status != 0 {
+		text = m.statusText[status]
+	}
+	c := m.requests.WithLabelValues(o.API, o.Operation, text)
+	next := append(old[:len(old):len(old)], statusCount{status, c})
+	om.statuses.Store(&next)
+	return c
 }
 
 // KeyFetched records one fetch of a key source (the key cache's hook).
