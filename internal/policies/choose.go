@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"strings"
 
 	"portcullis/internal/policy"
 )
@@ -24,6 +25,9 @@ func compileChoose(el *policy.Element, c *policy.Compiler) (policy.Step, error) 
 	}
 	if err := onlyChildren(el, "when", "otherwise"); err != nil {
 		return nil, err
+	}
+	if text := strings.TrimSpace(el.Text); text != "" {
+		return nil, policy.Errorf(el.TextPos, "unexpected text in <choose>: %q (it holds <when> and <otherwise>)", text)
 	}
 	ch := &choose{}
 	var otherwise *policy.Element

@@ -86,7 +86,13 @@ func (d TraceDeps) compileTrace(el *policy.Element, c *policy.Compiler) (policy.
 		}
 	}
 	if message == nil {
-		return nil, policy.Errorf(el.Pos, "<trace> needs a <message>")
+		// The older form of trace carries its message as the element's text.
+		if len(el.Children) > 0 || strings.TrimSpace(el.Text) == "" {
+			return nil, policy.Errorf(el.Pos, "<trace> needs a <message>")
+		}
+		if t.message, err = c.TextValue(el); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
