@@ -159,8 +159,8 @@ func TestCorpusLoads(t *testing.T) {
 // corpusCodeNamedValues are named values the corpus splices into C# code rather than into
 // a string: what their documents say the value is.
 var corpusCodeNamedValues = map[string]string{
-	"TokenEncryptionKey":                    "1", // which of TokenEncryptionKey1/2 is current
-	"CookieEncryptionKey":                   "1",
+	"TokenEncryptionKey":                   "1", // which of TokenEncryptionKey1/2 is current
+	"CookieEncryptionKey":                  "1",
 	"MyTrafficSplitApp_TrafficSplitWeight": "50",
 }
 
@@ -243,9 +243,9 @@ func loadCorpusDocument(t *testing.T, dir, file string, cert *policy.Certificate
 	}
 	deps := Deps{
 		ValidateJWT: ValidateJWTDeps{Keys: kc},
-		Backends: map[string]string{},
-		EventHub: EventHubDeps{Loggers: map[string]*EventLog{}},
-		Metrics:  MetricsDeps{Registerer: prometheus.NewRegistry()},
+		Backends:    map[string]string{},
+		EventHub:    EventHubDeps{Loggers: map[string]*EventLog{}},
+		Metrics:     MetricsDeps{Registerer: prometheus.NewRegistry()},
 		ManagedIdentity: ManagedIdentityDeps{Tokens: &ManagedIdentityTokens{
 			System: &ManagedIdentity{TokenURL: TokenURL("https://127.0.0.1:1", "placeholder"), ClientID: "placeholder", ClientSecret: "placeholder"}}},
 	}
@@ -324,16 +324,16 @@ var (
 // corpusInvalidDocuments are documents APIM refuses as well, with the error Portcullis must
 // give: the corpus holds them as written.
 var corpusInvalidDocuments = map[string]struct{ msg, why string }{
-	"snippets__examples__Call_out_to_an_HTTP_endpoint_and_cache_the_response.policy.xml": {"never closes", "a re-serialised expression whose brackets no longer close"},
-	"snippets__examples__Loopback_request_for_service_at_same_API_Management_service.xml": {"expected ')'", "a re-serialised expression (attribute syntax inside a C# string)"},
+	"snippets__examples__Call_out_to_an_HTTP_endpoint_and_cache_the_response.policy.xml":           {"never closes", "a re-serialised expression whose brackets no longer close"},
+	"snippets__examples__Loopback_request_for_service_at_same_API_Management_service.xml":          {"expected ')'", "a re-serialised expression (attribute syntax inside a C# string)"},
 	"snippets__examples__Pre-authorize_requests_based_on_HTTP_method_with_validate-jwt.policy.xml": {"expected ')'", "a re-serialised expression (attribute syntax inside a C# string)"},
-	"snippets__examples__DELETE_a_from_to_blobStorage_account.xml": {"MatchedParameters is a property, not a method", "calls MatchedParameters(...) like a method, which C# refuses"},
-	"snippets__examples__GET_a_file_from_blobStorage_account.xml": {"MatchedParameters is a property, not a method", "calls MatchedParameters(...) like a method, which C# refuses"},
-	"snippets__examples__PUT_a_file_to_blobStorage_account.xml": {"MatchedParameters is a property, not a method", "calls MatchedParameters(...) like a method, which C# refuses"},
-	"snippets__examples__Generate_Azure_Relay_Token.policy.xml": {`base-url: "" is not an absolute`, "an empty base-url"},
-	"azure-docs__validate-jwt-policy__ex4_entra-customer-tenant-ciam.xml": {"", "raw '<' in an attribute value"},
-	"policy-toolkit__test__Test.Decompiling__TestData__emit-metric.xml": {"needs a value", "a custom emit-metric dimension without a value"},
-	"policy-toolkit__test__Test.Decompiling__TestData__validate-jwt.xml": {`<key> has no attribute "id"`, "a <key id=...> attribute that validate-jwt does not have"},
+	"snippets__examples__DELETE_a_from_to_blobStorage_account.xml":                                 {"MatchedParameters is a property, not a method", "calls MatchedParameters(...) like a method, which C# refuses"},
+	"snippets__examples__GET_a_file_from_blobStorage_account.xml":                                  {"MatchedParameters is a property, not a method", "calls MatchedParameters(...) like a method, which C# refuses"},
+	"snippets__examples__PUT_a_file_to_blobStorage_account.xml":                                    {"MatchedParameters is a property, not a method", "calls MatchedParameters(...) like a method, which C# refuses"},
+	"snippets__examples__Generate_Azure_Relay_Token.policy.xml":                                    {`base-url: "" is not an absolute`, "an empty base-url"},
+	"azure-docs__validate-jwt-policy__ex4_entra-customer-tenant-ciam.xml":                          {"", "raw '<' in an attribute value"},
+	"policy-toolkit__test__Test.Decompiling__TestData__emit-metric.xml":                            {"needs a value", "a custom emit-metric dimension without a value"},
+	"policy-toolkit__test__Test.Decompiling__TestData__validate-jwt.xml":                           {`<key> has no attribute "id"`, "a <key id=...> attribute that validate-jwt does not have"},
 }
 
 // classifyLoadError sorts a load error: precise refusals name what is not built, a section
