@@ -37,6 +37,8 @@ type Gateway struct {
 	ManagedIdentity *ManagedIdentity `yaml:"managed-identity"`
 	// Loggers are log-to-eventhub's sinks, by logger-id.
 	Loggers map[string]Logger `yaml:"loggers"`
+	// Backends are set-backend-service's backend-id targets, by id.
+	Backends map[string]Backend `yaml:"backends"`
 
 	// KeyStalenessDuration is KeyStaleness parsed (default 24h).
 	KeyStalenessDuration time.Duration `yaml:"-"`
@@ -64,6 +66,11 @@ type UserAssignedIdentity struct {
 type Logger struct {
 	File   string `yaml:"file"`
 	Stdout bool   `yaml:"stdout"`
+}
+
+// Backend is a backend a policy names with set-backend-service backend-id: its base URL.
+type Backend struct {
+	URL string `yaml:"url"`
 }
 
 // Timeouts bound the gateway's waits (Go durations). Load fills the defaults.

@@ -188,6 +188,11 @@ func (l *loader) gateway(g *Gateway) {
 	}
 	g.KeyStalenessDuration = l.duration("gateway.key-staleness", g.KeyStaleness, DefaultKeyStaleness, false)
 	l.gatewayIdentityAndLoggers(g)
+	for _, id := range slices.Sorted(maps.Keys(g.Backends)) {
+		if u := g.Backends[id].URL; !absoluteHTTP(u) {
+			l.fail("gateway.backends."+id+".url", "backend %q needs url: an absolute http(s) URL such as https://backend.example/api (found %q)", id, u)
+		}
+	}
 	if g.Timeouts == nil {
 		g.Timeouts = &Timeouts{}
 	}
