@@ -109,6 +109,7 @@ func (r *running) startIdentity(ctx context.Context) error {
 		PublicURL:     publicURL,
 		TokenLifetime: id.TokenLifetimeDuration,
 		Logger:        r.svc.log.With("role", "identity"),
+		Observer:      r.svc.tokenObserver(),
 	})
 	if err != nil {
 		ln.Close()
@@ -123,7 +124,7 @@ func (r *running) startIdentity(ctx context.Context) error {
 	r.identity.stopMaintain = stopMaintain
 	go srv.Maintain(maintain)
 	r.identity.http = &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           r.svc.traced(srv.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -28,6 +28,7 @@ import (
 	"portcullis/internal/policies"
 	"portcullis/internal/policy"
 	"portcullis/internal/policy/expr"
+	"portcullis/internal/telemetry"
 )
 
 func newServeCommand() *cobra.Command {
@@ -105,6 +106,7 @@ type services struct {
 	// stdout is where log-to-eventhub's stdout sinks write (nil: discarded).
 	stdout   io.Writer
 	policies policyState
+	tracing  *telemetry.Tracing // nil: no tracing: section
 }
 
 // keyCaches are the openid-config key cache and the validated-token cache. They outlive a
@@ -282,6 +284,10 @@ func serveFile(ctx context.Context, path string, stdout, stderr io.Writer, ready
 	defer accessOut.Close()
 	svc := &services{log: log, stdout: stdout, access: slog.New(slog.NewJSONHandler(accessOut, nil)).With("log", "access")}
 	svc.metrics = admin.NewMetrics(svc.keySources)
+	if err := svc.startTracing(cfg.Tracing); err != nil {
+		return err
+	}
+	defer svc.stopTracing()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -385,6 +391,7 @@ func (r *running) start() error {
 			Timeouts:  *g.Timeouts,
 			Limits:    *g.Limits,
 			Observer:  r.svc.metrics,
+			Tracer:    r.svc.gatewayTracer(),
 			AccessLog: r.svc.access,
 			Log:       r.svc.log,
 		}

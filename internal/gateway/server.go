@@ -49,6 +49,8 @@ type Options struct {
 	TLS bool
 	// Observer receives every request's outcome (nil: none).
 	Observer Observer
+	// Tracer makes a span per request and the traceparent the backend gets (nil: no tracing).
+	Tracer Tracer
 	// AccessLog gets one JSON line per request (nil: none). Log is for the gateway's own
 	// problems (nil: discarded).
 	AccessLog, Log *slog.Logger
@@ -145,12 +147,15 @@ func (s *Server) handle(rc *fasthttp.RequestCtx) {
 	var id [36]byte
 	s.requestID(&id)
 	o.RequestID = ex.str(id[:])
+	span := s.startSpan(rc)
 	if !s.serveSafely(rc, plan, ex, o) {
 		// A panicking request may have left the exchange half-used: drop it.
 		s.finish(rc, ex, o)
+		endSpan(span, o)
 		return
 	}
 	s.finish(rc, ex, o)
+	endSpan(span, o)
 	ex.reset()
 	s.pool.Put(ex)
 }
