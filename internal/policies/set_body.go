@@ -61,7 +61,10 @@ func compileSetBodyFor(el *policy.Element, c *policy.Compiler, t messageTarget) 
 			}
 			var se *liquid.SyntaxError
 			if errors.As(err, &se) {
-				pos.Line += se.Line - 1
+				// TextPos is the first non-blank character; the template's lines count from
+				// the start of the text.
+				lead := text[:len(text)-len(strings.TrimLeft(text, " \t\r\n"))]
+				pos.Line += se.Line - 1 - strings.Count(lead, "\n")
 				return nil, policy.Errorf(pos, "<set-body template=\"liquid\">: %s", se.Msg)
 			}
 			return nil, policy.Errorf(pos, "<set-body template=\"liquid\">: %v", err)
