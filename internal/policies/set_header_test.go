@@ -60,7 +60,7 @@ func TestSetHeader(t *testing.T) {
 			client: map[string]string{"X-Powered-By": "Portcullis", "Content-Type": "application/json"}},
 		{name: "Set-Cookie values stay separate lines",
 			outbound: `<set-header name="Set-Cookie" exists-action="override"><value>a=1</value><value>b=2</value></set-header>`,
-			clientN: map[string]int{"Set-Cookie": 2}},
+			clientN:  map[string]int{"Set-Cookie": 2}},
 		{name: "outbound delete removes a backend header",
 			outbound: `<set-header name="Content-Type" exists-action="delete"/>`,
 			client:   map[string]string{"Content-Type": ""}},
