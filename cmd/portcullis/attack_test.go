@@ -611,3 +611,43 @@ admin:
 		})
 	}
 }
+
+// TestLoadErrorsHideNamedValues: `portcullis check` and a refused start report a policy that
+// misuses a named value without printing the value, which comes from the environment and may
+// be a secret.
+func TestLoadErrorsHideNamedValues(t *testing.T) {
+	secret := "nv-" + randomText(24)
+	t.Setenv("PORTCULLIS_TEST_NAMED_SECRET", secret)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"policies/api.xml": `<policies>
+    <inbound>
+        <base />
+        <rate-limit-by-key calls="{{secret-key}}" renewal-period="60" counter-key="x" />
+        <validate-jwt header-name="Authorization" failed-validation-httpcode="{{secret-key}}">
+            <issuer-signing-keys><key>{{secret-key}}</key></issuer-signing-keys>
+        </validate-jwt>
+    </inbound>
+</policies>
+`,
+		"portcullis.yaml": `gateway:
+  listen: 127.0.0.1:0
+  named-values:
+    secret-key: ${PORTCULLIS_TEST_NAMED_SECRET}
+  apis:
+    - {name: a, path: a, backend: "http://127.0.0.1:1", policy: policies/api.xml}
+`,
+	})
+	cfg := filepath.Join(dir, "portcullis.yaml")
+	for _, cmd := range [][]string{{"check", "--config", cfg}, {"serve", "--config", cfg}} {
+		t.Run(cmd[0], func(t *testing.T) {
+			code, stdout, stderr := runMain(cmd...)
+			if code != 1 || !strings.Contains(stderr, `found "{{secret-key}}"`) {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			if strings.Contains(stdout+stderr, secret) || strings.Contains(stdout+stderr, secret[3:15]) {
+				t.Errorf("the output holds the named value:\n%s%s", stdout, stderr)
+			}
+		})
+	}
+}

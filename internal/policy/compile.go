@@ -203,6 +203,6 @@ func (l *Loader) compileSections(doc *Document, scope string) *compiledDocument 
 		}
 		cd.sections[s] = out
 	}
-	cd.err = errorsOrNil(errs)
+	cd.err = errorsOrNil(redactNamedValues(errs, l.NamedValues))
 	return cd
 }
