@@ -243,6 +243,10 @@ tracing:
 		}
 	})
 
+	t.Run("key fetch progress", func(t *testing.T) {
+		source := regexp.QuoteMeta("https://login.microsoftonline.com/" + scanTenant + "/v2.0/.well-known/openid-configuration")
+		waitFor(t, in.stdout, regexp.MustCompile(`fetching signing keys from `+source+`\n(?s:.*)signing keys ready from `+source+` \([1-9]\d* keys\)\n`), 1)
+	})
 	t.Run("tracing", func(t *testing.T) {
 		if code := in.stop(); code != 0 { // stopping flushes the spans still buffered
 			t.Fatalf("serve exited with %d: %s", code, in.stderr.String())

@@ -183,6 +183,9 @@ func (s *services) compilePlan(cfg *config.Config) (*gateway.Plan, *keyCaches, e
 	if err != nil {
 		return nil, nil, err
 	}
+	// The policies compiled next ask for the sources they use; reload sweeps the others once
+	// the new plan serves, so that a removed openid-config URL stops counting for /readyz.
+	kc.keys.Mark()
 	plan, err := s.compileWith(cfg, kc)
 	if err != nil {
 		if kc != s.keys.Load() {
@@ -386,6 +389,7 @@ func (r *running) start() error {
 			return invalidConfig{r.path, printProblems(r.stderr, err)}
 		}
 		r.svc.publishKeys(kc)
+		r.announceKeys(kc)
 		apis, ops := plan.Summary()
 		opts := gateway.Options{
 			Timeouts:  *g.Timeouts,
@@ -485,6 +489,7 @@ func (r *running) reload(watched fileSet) fileSet {
 		if old != nil {
 			old.Close()
 		}
+		kc.keys.Sweep()
 		apis, ops := plan.Summary()
 		r.svc.log.Info("configuration reloaded", "apis", apis, "operations", ops)
 	}
