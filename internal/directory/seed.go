@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,6 +74,26 @@ func Seed(ctx context.Context, store Store, id *config.Identity, baseDir string)
 // seedCertKey identifies a certificate entry of the file.
 type seedCertKey struct{ tenant, app, cert int }
 
+// maxCertificateFileBytes bounds a certificate file the seed names: a PEM chain is a few
+// kilobytes, and a path to something endless must not exhaust memory at start.
+const maxCertificateFileBytes = 1 << 20
+
+func readCertificateFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCertificateFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxCertificateFileBytes {
+		return nil, fmt.Errorf("the file is larger than %d bytes", maxCertificateFileBytes)
+	}
+	return data, nil
+}
+
 func loadSeedCertificates(id *config.Identity, baseDir string) (map[seedCertKey][]KeyCredential, error) {
 	out := map[seedCertKey][]KeyCredential{}
 	for ti, t := range id.Tenants {
@@ -83,7 +104,7 @@ func loadSeedCertificates(id *config.Identity, baseDir string) (map[seedCertKey]
 				if !filepath.IsAbs(path) {
 					path = filepath.Join(baseDir, path)
 				}
-				data, err := os.ReadFile(path)
+				data, err := readCertificateFile(path)
 				if err != nil {
 					return nil, seedErr(key, certificateError(file, err))
 				}
