@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -26,7 +27,7 @@ func LoadCertificates(files map[string]string) (map[string]*policy.Certificate, 
 }
 
 func loadCertificate(id, path string) (*policy.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := readPEMFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("certificate %q: %w", id, err)
 	}
@@ -62,4 +63,24 @@ func loadCertificate(id, path string) (*policy.Certificate, error) {
 		return nil, fmt.Errorf("certificate %q: %s holds no PEM CERTIFICATE block", id, path)
 	}
 	return c, nil
+}
+
+// maxPEMFileBytes bounds a certificate or CA file the configuration names: a PEM chain or a
+// CA bundle is well under it, and a path to something endless must not exhaust memory.
+const maxPEMFileBytes = 4 << 20
+
+func readPEMFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPEMFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxPEMFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPEMFileBytes)
+	}
+	return data, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -228,7 +227,7 @@ func ClientTLS(files []string) (*tls.Config, error) {
 		pool = x509.NewCertPool()
 	}
 	for _, f := range files {
-		pem, err := os.ReadFile(f)
+		pem, err := readPEMFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("trust: %w", err)
 		}
