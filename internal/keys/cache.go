@@ -102,6 +102,13 @@ func NewCache(opts Options) (*Cache, error) {
 	def(&opts.FetchTimeout, DefaultFetchTimeout)
 	def(&opts.MinBackoff, DefaultMinBackoff)
 	def(&opts.MaxBackoff, DefaultMaxBackoff)
+	// Keys are refreshed well before they pass the staleness bound, and a failing identity
+	// provider is retried at least that often: with key-staleness under two refresh
+	// intervals a healthy provider's keys would otherwise lapse between refreshes, and a
+	// recovered one would wait out a backoff longer than the keys' whole life.
+	opts.RefreshInterval = min(opts.RefreshInterval, max(opts.Staleness/2, time.Millisecond))
+	opts.MinBackoff = min(opts.MinBackoff, opts.RefreshInterval)
+	opts.MaxBackoff = min(opts.MaxBackoff, opts.RefreshInterval)
 	if opts.MaxDocumentBytes <= 0 {
 		opts.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
