@@ -78,14 +78,14 @@ func (f *keysFlags) run(out io.Writer, method string) error {
 	token := keysFirstSet(f.token, os.Getenv("PORTCULLIS_ADMIN_TOKEN"))
 	tenant := keysFirstSet(f.tenant, os.Getenv("PORTCULLIS_TENANT_ID"))
 	if admin == "" {
-		return usageError{errors.New("no management API: pass --admin URL or set PORTCULLIS_ADMIN_URL")}
+		return usageError{errors.New("no management API given. Fix: pass --admin URL (for example http://127.0.0.1:9090) or set PORTCULLIS_ADMIN_URL")}
 	}
 	if token == "" {
-		return usageError{errors.New("no admin token: pass --admin-token or set PORTCULLIS_ADMIN_TOKEN")}
+		return usageError{errors.New("no admin token given. Fix: pass --admin-token or set PORTCULLIS_ADMIN_TOKEN (the admin.token of the configuration)")}
 	}
 	base, err := url.Parse(strings.TrimRight(admin, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return usageError{fmt.Errorf("--admin %q is not an http(s) URL", admin)}
+		return usageError{fmt.Errorf("--admin %q is not an http(s) URL. Fix: give the admin listener's URL, such as http://127.0.0.1:9090", admin)}
 	}
 	endpoint := base.String() + "/v1.0/portcullis/keys"
 	if tenant != "" {
@@ -100,7 +100,7 @@ func (f *keysFlags) run(out io.Writer, method string) error {
 	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("management API at %s: %w", base.Host, err)
+		return fmt.Errorf("cannot reach the management API at %s (%v). Fix: start `portcullis serve` with an admin: section and admin.token, or correct --admin / PORTCULLIS_ADMIN_URL", base.Host, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -111,8 +111,8 @@ func (f *keysFlags) run(out io.Writer, method string) error {
 		var ge struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}
-		if json.Unmarshal(body, &ge) == nil && ge.Error.Message != "" {
-			return fmt.Errorf("management API answered %d %s: %s", resp.StatusCode, ge.Error.Code, ge.Error.Message)
+		if json.Unmarshal(body, &ge) == nil && ge.Error.Code != "" {
+			return &graphFailure{status: resp.StatusCode, code: ge.Error.Code, message: ge.Error.Message}
 		}
 		return fmt.Errorf("management API answered %d", resp.StatusCode)
 	}

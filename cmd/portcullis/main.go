@@ -72,6 +72,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newTokenCommand(),
 		newPolicyCommand(),
 	)
+	requireSubcommands(root)
 	return root
 }
 
