@@ -97,7 +97,7 @@ func runDev(ctx context.Context, f devFlags, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(data, "policies"), 0o700); err != nil {
-		return fmt.Errorf("data folder: %w", err)
+		return fmt.Errorf("cannot create the data folder %s: %w. Fix: pass --data with a folder you can write to", data, unwrapPath(err))
 	}
 	seed, fresh, err := loadOrCreateDevSeed(data)
 	if err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,6 +37,18 @@ func TestCommandLineMistakes(t *testing.T) {
 			}
 		})
 	}
+	t.Run("dev with a data folder it cannot create", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "a-file")
+		if err := os.WriteFile(file, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		status := Main([]string{"dev", "--data", filepath.Join(file, "data")}, &stdout, &stderr)
+		want := "portcullis: cannot create the data folder " + filepath.Join(file, "data") + ": not a directory. Fix: pass --data with a folder you can write to"
+		if status != exitInvalid || strings.TrimSpace(stderr.String()) != want {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", status, stderr.String(), want)
+		}
+	})
 	t.Run("root alone prints its help", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if status := Main(nil, &stdout, &stderr); status != exitOK || !strings.Contains(stdout.String(), "Available Commands:") {
