@@ -222,7 +222,7 @@ func (s *Server) serve(rc *fasthttp.RequestCtx, plan *Plan, ex *exchange, o *Obs
 func (s *Server) answerFailure(rc *fasthttp.RequestCtx, ex *exchange, o *Observation, err error) {
 	var f *policy.Failure
 	switch {
-	case ex.resp.StatusCode != 0 && ex.pctx.LastError != nil:
+	case ex.pctx.Response != nil && ex.pctx.Response.StatusCode != 0 && ex.pctx.LastError != nil:
 		// The pipeline answered the failure itself (default error response or on-error).
 		s.writeResponse(rc, ex)
 		s.opt.Log.Info("request failed", "request_id", o.RequestID, "api", o.API, "operation", o.Operation,
@@ -303,7 +303,12 @@ func (s *Server) finish(rc *fasthttp.RequestCtx, ex *exchange, o *Observation) {
 
 // writeResponse sends context.Response to the client.
 func (s *Server) writeResponse(rc *fasthttp.RequestCtx, ex *exchange) {
-	r := &ex.resp
+	// The context's response: a policy (return-response, mock-response, a CORS preflight) may
+	// have replaced the exchange's own.
+	r := ex.pctx.Response
+	if r == nil {
+		r = &ex.resp
+	}
 	status := r.StatusCode
 	if status == 0 {
 		status = 200
