@@ -71,6 +71,9 @@ type loader struct {
 	lookup func(string) (string, bool)
 	pos    map[string]*token.Position // "gateway.apis[0].name" → where its value starts
 	errs   Errors
+	// localCA is the CA file this configuration's own identity service creates at start
+	// (DATA/tls/ca.pem, without identity.tls); gateway.trust may name it before it exists.
+	localCA string
 }
 
 func parse(name, abs string, data []byte, lookup func(string) (string, bool)) (*Config, error) {

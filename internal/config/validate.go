@@ -36,6 +36,9 @@ func (l *loader) validate(c *Config) {
 		c.Data = DefaultData
 	}
 	c.Data = l.resolve(c.Data)
+	if c.Identity != nil && c.Identity.TLS == nil {
+		l.localCA = filepath.Join(c.Data, "tls", "ca.pem")
+	}
 	if c.Gateway != nil {
 		l.gateway(c.Gateway)
 	}
@@ -176,6 +179,11 @@ func (l *loader) gateway(g *Gateway) {
 		l.dirPath("gateway.fragments", &g.Fragments)
 	}
 	for i := range g.Trust {
+		if abs := l.resolve(g.Trust[i]); abs == l.localCA {
+			// Created by the identity service, which serve starts before the gateway.
+			g.Trust[i] = abs
+			continue
+		}
 		l.file(fmt.Sprintf("gateway.trust[%d]", i), &g.Trust[i])
 	}
 	for _, from := range slices.Sorted(maps.Keys(g.AuthorityAliases)) {
