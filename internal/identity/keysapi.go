@@ -132,6 +132,13 @@ func (s *Server) KeysHandler(token string) http.Handler {
 			writeGraphError(w, http.StatusInternalServerError, "InternalServerError", "The keys could not be read or rotated.")
 			return
 		}
+		// @odata.context names the management API as the caller reached it (the admin
+		// listener), not the identity service.
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		list.Context = scheme + "://" + r.Host + "/v1.0/$metadata#portcullis/keys"
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_ = json.NewEncoder(w).Encode(list)
 	}
