@@ -199,7 +199,10 @@ type located struct {
 // checkValidateJWT compares the token version the openid-config URL and the issuers name, and
 // the audiences with what Entra puts in aud for that version.
 func checkValidateJWT(el *policy.Element) []Finding {
-	var configs, issuers, auds []located
+	var configs, issuers []located
+	// Each <audiences>, and each required aud claim, is one list of alternatives: a value of
+	// the wrong shape is harmless beside one of the right shape (samples list both).
+	var audGroups [][]located
 	for _, ch := range el.Children {
 		switch ch.Name {
 		case "openid-config":
@@ -209,11 +212,11 @@ func checkValidateJWT(el *policy.Element) []Finding {
 		case "issuers":
 			issuers = append(issuers, texts(ch, "issuer")...)
 		case "audiences":
-			auds = append(auds, texts(ch, "audience")...)
+			audGroups = append(audGroups, texts(ch, "audience"))
 		case "required-claims":
 			for _, claim := range ch.Children {
 				if n, ok := claim.Attr("name"); ok && claim.Name == "claim" && n.Value == "aud" {
-					auds = append(auds, texts(claim, "value")...)
+					audGroups = append(audGroups, texts(claim, "value"))
 				}
 			}
 		}
@@ -244,7 +247,27 @@ func checkValidateJWT(el *policy.Element) []Finding {
 	if version == versionUnknown {
 		return out
 	}
-	for _, a := range auds {
+	for _, group := range audGroups {
+		out = append(out, checkAudiences(group, version, versionFrom)...)
+	}
+	return out
+}
+
+// checkAudiences warns about a list of accepted aud values none of which the token version
+// carries.
+func checkAudiences(group []located, version tokenVersion, versionFrom string) []Finding {
+	fits := func(a located) bool {
+		isURI := strings.HasPrefix(strings.ToLower(a.value), "api://")
+		isGUID := guidPattern.MatchString(a.value)
+		return (version == v2 && !isURI) || (version == v1 && !isGUID)
+	}
+	for _, a := range group {
+		if fits(a) {
+			return nil
+		}
+	}
+	var out []Finding
+	for _, a := range group {
 		switch {
 		case version == v2 && strings.HasPrefix(strings.ToLower(a.value), "api://"):
 			out = append(out, Finding{Pos: a.pos, Severity: Warning, Rule: RuleAudienceFormat,
