@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -118,6 +119,18 @@ func TestIPFilter(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an unknown caller address is FailedToParseCallerIP", func(t *testing.T) {
+		p, err := compileDoc(t, Deps{}, flowDoc(allow, "", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := newFlowContext(t, nil, call{path: "/x"})
+		ctx.Request.IPAddress = netip.Addr{}
+		_ = p.Run(ctx)
+		if ctx.Response.StatusCode != 403 || ctx.LastError.Reason != ReasonFailedToParseCallerIP {
+			t.Errorf("status %d LastError %+v", ctx.Response.StatusCode, ctx.LastError)
+		}
+	})
 	t.Run("the caller's address is named in the refusal", func(t *testing.T) {
 		ctx := runFlow(t, Deps{}, flowDoc(allow, "", ""), nil, call{path: "/x", ip: "10.2.0.1"})
 		if _, msg := errorBody(t, ctx); msg != "Caller IP address 10.2.0.1 is not allowed. Access denied." {

@@ -11,7 +11,14 @@ import (
 // empty body unless its children or the response in response-variable-name say otherwise.
 type returnResponse struct {
 	variable string
-	steps    []policy.Step // set-status, set-header, set-body on the new response
+	steps    []responseWriter // set-status, set-header, set-body on the new response
+}
+
+// responseWriter is a child of return-response: it writes into the new response while its
+// expressions still see the context as it was (context.Response is the current response, e.g.
+// the error response in on-error).
+type responseWriter interface {
+	writeResponse(ctx *policy.Context, r *policy.Response) error
 }
 
 func compileReturnResponse(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
@@ -28,6 +35,7 @@ func compileReturnResponse(el *policy.Element, c *policy.Compiler) (policy.Step,
 	}
 	for _, child := range el.Children {
 		var s policy.Step
+		var err error
 		switch child.Name {
 		case "set-status":
 			s, err = compileSetStatus(child, c)
@@ -39,7 +47,7 @@ func compileReturnResponse(el *policy.Element, c *policy.Compiler) (policy.Step,
 		if err != nil {
 			return nil, err
 		}
-		rr.steps = append(rr.steps, s)
+		rr.steps = append(rr.steps, s.(responseWriter))
 	}
 	return rr, nil
 }
@@ -60,10 +68,12 @@ func (rr *returnResponse) Run(ctx *policy.Context) error {
 			return err
 		}
 	}
-	ctx.Response = resp
-	if err := runSteps(ctx, rr.steps); err != nil {
-		return err
+	for _, w := range rr.steps {
+		if err := w.writeResponse(ctx, resp); err != nil {
+			return err
+		}
 	}
+	ctx.Response = resp
 	return policy.ErrResponseSent
 }
 

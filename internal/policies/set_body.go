@@ -16,6 +16,7 @@ import (
 // (outbound, on-error, return-response), from text, a policy expression or a Liquid template.
 type setBody struct {
 	target   messageTarget
+	section  messageTarget // the message of the section, which Liquid's body reads
 	value    policy.Value
 	template *liquid.Template
 }
@@ -42,7 +43,7 @@ func compileSetBodyFor(el *policy.Element, c *policy.Compiler, t messageTarget) 
 	if _, err := r.constBool("parse-date", true); err != nil {
 		return nil, err
 	}
-	s := &setBody{target: t}
+	s := &setBody{target: t, section: sectionTarget(c)}
 	text := bodyText(el)
 	switch strings.ToLower(strings.TrimSpace(tmpl)) {
 	case "", "none":
@@ -89,10 +90,19 @@ func bodyText(el *policy.Element) string {
 
 func (s *setBody) Run(ctx *policy.Context) error {
 	body := targetBody(ctx, s.target)
+	return s.apply(ctx, body, body)
+}
+
+// writeResponse writes return-response's body; Liquid's body is still the section's message.
+func (s *setBody) writeResponse(ctx *policy.Context, r *policy.Response) error {
+	return s.apply(ctx, &r.Body, targetBody(ctx, s.section))
+}
+
+func (s *setBody) apply(ctx *policy.Context, body, source *policy.Body) error {
 	if s.template != nil {
 		out, err := s.template.Render(map[string]any{
 			"context": liquidContext{ctx},
-			"body":    liquidBody(body),
+			"body":    liquidBody(source),
 		})
 		if err != nil {
 			return fmt.Errorf("set-body liquid template: %w", err)

@@ -212,6 +212,14 @@ func isTokenChar(c byte) bool {
 }
 
 func (s *setHeader) Run(ctx *policy.Context) error {
+	return s.apply(ctx, targetHeader(ctx, s.target))
+}
+
+func (s *setHeader) writeResponse(ctx *policy.Context, r *policy.Response) error {
+	return s.apply(ctx, &r.Header)
+}
+
+func (s *setHeader) apply(ctx *policy.Context, h *policy.Header) error {
 	name, act, vals, err := s.eval(ctx)
 	if err != nil {
 		return err
@@ -228,7 +236,6 @@ func (s *setHeader) Run(ctx *policy.Context) error {
 			return fmt.Errorf("set-header: the value of header %s contains a line break", name)
 		}
 	}
-	h := targetHeader(ctx, s.target)
 	_, exists := h.Get(name)
 	switch act {
 	case actionDelete:

@@ -36,6 +36,14 @@ func compileSetStatus(el *policy.Element, c *policy.Compiler) (policy.Step, erro
 }
 
 func (s *setStatus) Run(ctx *policy.Context) error {
+	if ctx.Response == nil {
+		ctx.Response = &policy.Response{}
+	}
+	return s.writeResponse(ctx, ctx.Response)
+}
+
+// writeResponse sets the status of r, reading the request's context as it stands.
+func (s *setStatus) writeResponse(ctx *policy.Context, r *policy.Response) error {
 	code, err := evalInt(ctx, s.code, "set-status code", 100, 599)
 	if err != nil {
 		return err
@@ -50,10 +58,7 @@ func (s *setStatus) Run(ctx *policy.Context) error {
 	if s.reason == nil || reason == "" {
 		reason = http.StatusText(int(code))
 	}
-	if ctx.Response == nil {
-		ctx.Response = &policy.Response{}
-	}
-	ctx.Response.StatusCode = int(code)
-	ctx.Response.StatusReason = reason
+	r.StatusCode = int(code)
+	r.StatusReason = reason
 	return nil
 }
