@@ -187,15 +187,45 @@ func hostKey(scheme, host string, port int) string {
 }
 
 // Close releases idle backend connections. Requests still running on the Plan finish normally.
+//
+// Requests still running on the plan hand their backend connections back to its pools when
+// they end; a background loop closes those as they come back, so that the connections of a
+// replaced plan do not stay open for backendIdle after each reload under load. The loop ends
+// when no connection is left, or after backendIdle, when the pools' own cleaners take over.
 func (p *Plan) Close() {
+	if p.closeIdle() == 0 {
+		return
+	}
+	go func() {
+		t := time.NewTicker(closeDrainEvery)
+		defer t.Stop()
+		for range backendIdle / closeDrainEvery {
+			<-t.C
+			if p.closeIdle() == 0 {
+				return
+			}
+		}
+	}()
+}
+
+// closeDrainEvery is how often a closed plan looks for connections its last requests gave back.
+const closeDrainEvery = 100 * time.Millisecond
+
+// closeIdle closes the idle backend connections and returns how many remain (in use).
+func (p *Plan) closeIdle() int {
+	n := 0
 	for _, c := range p.backends {
 		c.CloseIdleConnections()
+		n += c.ConnsCount()
 	}
 	p.other.CloseIdleConnections()
+	n += p.other.ConnsCount()
 	p.withCert.Range(func(_, c any) bool {
 		c.(*fasthttp.Client).CloseIdleConnections()
+		n += c.(*fasthttp.Client).ConnsCount()
 		return true
 	})
+	return n
 }
 
 // Summary says what the plan serves, for the log.
