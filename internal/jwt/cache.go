@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -11,15 +12,18 @@ const DefaultCacheSize = 10000
 const cacheShards = 32
 
 // Cache remembers tokens whose signature was verified, so that the same token presented again
-// costs a hash and a map look-up instead of a signature verification. An entry is keyed by the
-// token's SHA-256 and the identity of the validator that accepted it, so it is never shared
-// across configurations with different keys. It never outlives the token's exp, and is
+// costs a hash and a map look-up instead of a signature verification. An entry is keyed by a
+// seeded 64-bit hash of the token (hash/maphash: a tenth of a SHA-256's cost, and unpredictable
+// without the per-cache seed) and the identity of the validator that accepted it, so it is never
+// shared across configurations with different keys; a hit also compares the whole token, so a
+// hash collision is only a miss. It never outlives the token's exp, and is
 // ignored once the key source that verified it publishes different keys. Lifetime, issuer,
 // audience and claims are checked again on every hit. Safe for concurrent use.
 type Cache struct {
 	shards   [cacheShards]cacheShard
 	perShard int
 	ids      atomic.Uint64
+	seed     maphash.Seed
 }
 
 type cacheShard struct {
@@ -28,11 +32,12 @@ type cacheShard struct {
 }
 
 type cacheKey struct {
-	sum [32]byte
-	cfg uint64
+	hash uint64
+	cfg  uint64
 }
 
 type cacheEntry struct {
+	raw       string // the token as presented (shares tok.Raw's bytes when they are the same)
 	tok       *Token
 	expires   int64 // unix nanoseconds: the token's exp plus clock skew
 	src       int   // key source that verified it; -1 for a static key
@@ -45,7 +50,7 @@ func NewCache(size int) *Cache {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	c := &Cache{perShard: (size + cacheShards - 1) / cacheShards}
+	c := &Cache{perShard: (size + cacheShards - 1) / cacheShards, seed: maphash.MakeSeed()}
 	for i := range c.shards {
 		c.shards[i].m = make(map[cacheKey]*cacheEntry)
 	}
@@ -66,14 +71,23 @@ func (c *Cache) Len() int {
 
 func (c *Cache) register() uint64 { return c.ids.Add(1) }
 
-func (c *Cache) shard(k *cacheKey) *cacheShard { return &c.shards[k.sum[0]%cacheShards] }
+// key is raw's key for the validator cfg.
+func (c *Cache) key(raw string, cfg uint64) cacheKey {
+	return cacheKey{hash: maphash.String(c.seed, raw), cfg: cfg}
+}
 
-func (c *Cache) get(k cacheKey) (*cacheEntry, bool) {
+func (c *Cache) shard(k *cacheKey) *cacheShard { return &c.shards[k.hash>>59%cacheShards] }
+
+// get returns the entry of raw under k; an entry of another token with the same hash is a miss.
+func (c *Cache) get(k cacheKey, raw string) (*cacheEntry, bool) {
 	s := c.shard(&k)
 	s.mu.RLock()
 	e, ok := s.m[k]
 	s.mu.RUnlock()
-	return e, ok
+	if !ok || e.raw != raw {
+		return nil, false
+	}
+	return e, true
 }
 
 func (c *Cache) remove(k cacheKey) {

@@ -1,12 +1,10 @@
 package jwt
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-	"unsafe"
 
 	"portcullis/internal/jose"
 	"portcullis/internal/keys"
@@ -125,8 +123,8 @@ func (v *Validator) ValidateWith(raw string, c *Checks) (*Token, error) {
 	now := v.now()
 	var key cacheKey
 	if v.cfg.Cache != nil {
-		key = cacheKey{sum: sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw))), cfg: v.id}
-		if e, ok := v.cfg.Cache.get(key); ok {
+		key = v.cfg.Cache.key(raw, v.id)
+		if e, ok := v.cfg.Cache.get(key, raw); ok {
 			if v.entryCurrent(e, now) {
 				if f := v.check(e.tok, e.keyIssuer, now, c); f != nil {
 					return nil, f
@@ -148,7 +146,14 @@ func (v *Validator) ValidateWith(raw string, c *Checks) (*Token, error) {
 		if !tok.ExpiresAt.IsZero() {
 			exp = tok.ExpiresAt.Add(c.ClockSkew)
 		}
-		v.cfg.Cache.put(key, &cacheEntry{tok: tok, expires: exp.UnixNano(), src: vk.src, gen: vk.gen, keyIssuer: vk.issuer}, now.UnixNano())
+		// The cache keeps its own copy of the token, not the caller's memory (the gateway's
+		// per-request buffer), shared by the entry and its Token.
+		same := tok.Raw == raw
+		raw = strings.Clone(raw)
+		if same {
+			tok.Raw = raw
+		}
+		v.cfg.Cache.put(key, &cacheEntry{raw: raw, tok: tok, expires: exp.UnixNano(), src: vk.src, gen: vk.gen, keyIssuer: vk.issuer}, now.UnixNano())
 	}
 	return tok, nil
 }
