@@ -130,3 +130,17 @@ func FuzzParse(f *testing.F) {
 		_, _ = tpl.Render(map[string]any{"a": map[string]any{"b": []any{"c"}}})
 	})
 }
+
+func BenchmarkRender(b *testing.B) {
+	tpl, err := Parse(`{"user": "{{ body.name | Upcase }}", "tags": [{% for t in body.tags %}"{{t}}"{% unless forloop.last %},{% endunless %}{% endfor %}]}`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := map[string]any{"body": map[string]any{"name": "widget", "tags": []any{"a", "b", "c"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tpl.Render(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
