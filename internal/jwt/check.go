@@ -134,6 +134,20 @@ func tenantSegment(u string) string {
 }
 
 func indexFold(s, sub string) int {
+	if sub != "" && !isASCIILetter(sub[0]) {
+		// A first byte that folds to nothing else ('{' of the placeholder): jump between its
+		// occurrences instead of comparing at every offset (issuers are checked per request).
+		for i := 0; ; i++ {
+			j := strings.IndexByte(s[i:], sub[0])
+			if j < 0 || i+j+len(sub) > len(s) {
+				return -1
+			}
+			i += j
+			if strings.EqualFold(s[i:i+len(sub)], sub) {
+				return i
+			}
+		}
+	}
 	for i := 0; i+len(sub) <= len(s); i++ {
 		if strings.EqualFold(s[i:i+len(sub)], sub) {
 			return i
@@ -141,6 +155,8 @@ func indexFold(s, sub string) int {
 	}
 	return -1
 }
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 func isGUID(s string) bool {
 	if len(s) != 36 {
