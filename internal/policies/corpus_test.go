@@ -556,7 +556,8 @@ const compatibilityNotes = `
   top-level JSON array becomes repeated ` + "`<Item>`" + ` elements under ` + "`<Document>`" + `.
 - ` + "`xml-to-json`" + `: ` + "`javascript-friendly`" + ` is the ` + "`direct`" + ` form without the XML declaration.
 - ` + "`set-body template=\"liquid\"`" + ` is honoured inside ` + "`return-response`" + ` too; Liquid's ` + "`body`" + ` is the JSON
-  body (or its text), and filters are accepted in C# (` + "`Default`" + `, ` + "`Upcase`" + `) and Liquid (` + "`default`" + `) spelling.
+  body, an XML body as an object from its root element (names without namespace prefixes,
+  attributes as ` + "`@name`" + `), or the text, and filters are accepted in C# (` + "`Default`" + `, ` + "`Upcase`" + `) and Liquid (` + "`default`" + `) spelling.
 - ` + "`trace`" + ` messages go to the gateway's trace sink when one is configured, and are not evaluated otherwise.
 - ` + "`check-header`" + `: the value of a credential header (Authorization, Cookie, names with key, secret,
   token or password) is not repeated in ` + "`context.LastError.Message`" + `.

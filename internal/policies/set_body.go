@@ -135,18 +135,46 @@ func (s *setBody) apply(ctx *policy.Context, body, source *policy.Body) error {
 	return nil
 }
 
-// liquidBody is the message body as Liquid's body: the parsed JSON document, or the text
-// when it is not JSON.
+// liquidBody is the message body as Liquid's body: the parsed JSON document; an XML document
+// as an object from its root element down (names without namespace prefixes, attributes as
+// @name); otherwise the text.
 func liquidBody(b *policy.Body) any {
 	data, err := b.Bytes()
-	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+	trimmed := bytes.TrimSpace(data)
+	if err != nil || len(trimmed) == 0 {
 		return nil
 	}
 	var v any
 	if json.Unmarshal(data, &v) == nil {
 		return v
 	}
+	if trimmed[0] == '<' {
+		if js, err := xmlDocumentToJSON(data, false, false); err == nil && json.Unmarshal(js, &v) == nil {
+			return localNames(v)
+		}
+	}
 	return string(data)
+}
+
+// localNames drops namespace prefixes from an XML document's names, so a template writes
+// body.Envelope.Body rather than the prefixes a particular sender chose.
+func localNames(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			if i := strings.LastIndexByte(k, ':'); i >= 0 && !strings.HasPrefix(k, "@xmlns") {
+				k = k[i+1:]
+			}
+			out[k] = localNames(val)
+		}
+		return out
+	case []any:
+		for i := range x {
+			x[i] = localNames(x[i])
+		}
+	}
+	return v
 }
 
 // liquidContext exposes APIM's context model to a Liquid template, by the C# member names.

@@ -54,6 +54,10 @@ func TestSetBody(t *testing.T) {
 			outbound: `<set-body template="liquid">{%- assign vars = context.Variables["jsonResponse"] -%}
 <data val1="{{ vars['value1'] }}" val3="{{ vars['value3'] }}" /></set-body>`,
 			wantClientBody: `<data val1="V1" val3="V3" />`},
+		{name: "Liquid walks an XML body from its root, without namespace prefixes",
+			inbound:         `<set-body template="liquid">{"id": "{{body.Envelope.Body.GetOrder.id}}", "currency": "{{body.envelope.body.getorder.total["@currency"]}}"}</set-body>`,
+			body:            `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetOrder><id>42</id><total currency="EUR">9.5</total></GetOrder></s:Body></s:Envelope>`,
+			wantBackendBody: `{"id": "42", "currency": "EUR"}`},
 		{name: "find-and-replace in the request body",
 			inbound: `<find-and-replace from="internal.example" to="public.example"/>`, body: "see internal.example and internal.example",
 			wantBackendBody: "see public.example and public.example"},
