@@ -74,10 +74,13 @@ var transportHeaders = map[string]bool{
 	"connection": true, "content-length": true, "keep-alive": true, "transfer-encoding": true,
 }
 
-// Headers APIM sends as repeated lines rather than one comma-joined value.
+// Headers APIM sends as repeated lines rather than one comma-joined value: those whose values
+// may hold commas or are dates.
 var repeatedHeaders = map[string]bool{
-	"set-cookie": true, "www-authenticate": true, "cookie": true, "user-agent": true,
-	"date": true, "retry-after": true, "proxy-authenticate": true,
+	"user-agent": true, "www-authenticate": true, "proxy-authenticate": true,
+	"cookie": true, "set-cookie": true, "warning": true,
+	"date": true, "expires": true, "if-modified-since": true, "if-unmodified-since": true,
+	"last-modified": true, "retry-after": true,
 }
 
 // namedValues is the name / exists-action / value* model set-header and set-query-parameter
@@ -239,7 +242,10 @@ func (s *setHeader) apply(ctx *policy.Context, h *policy.Header) error {
 	_, exists := h.Get(name)
 	switch act {
 	case actionDelete:
-		h.Del(name)
+		// APIM cannot remove the Server header from a response.
+		if !(h != &ctx.Request.Header && strings.EqualFold(name, "Server")) {
+			h.Del(name)
+		}
 		return nil
 	case actionSkip:
 		if exists {
