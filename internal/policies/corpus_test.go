@@ -565,6 +565,8 @@ const compatibilityNotes = `
 - ` + "`set-body template=\"liquid\"`" + ` is honoured inside ` + "`return-response`" + ` too; Liquid's ` + "`body`" + ` is the JSON
   body, an XML body as an object from its root element (names without namespace prefixes,
   attributes as ` + "`@name`" + `), or the text, and filters are accepted in C# (` + "`Default`" + `, ` + "`Upcase`" + `) and Liquid (` + "`default`" + `) spelling.
+- ` + "`cors terminate-unmatched-request=\"false\"`" + `: an unmatched preflight goes on to the policies after
+  ` + "`cors`" + ` (another ` + "`cors`" + ` there can answer it); APIM answers an empty 200 when no other ` + "`cors`" + ` follows.
 - ` + "`trace`" + ` messages go to the gateway's trace sink when one is configured, and are not evaluated otherwise.
 - ` + "`check-header`" + `: the value of a credential header (Authorization, Cookie, names with key, secret,
   token or password) is not repeated in ` + "`context.LastError.Message`" + `.

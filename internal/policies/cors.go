@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,8 +13,10 @@ import (
 // cors is cors: it answers preflight requests in inbound and adds the CORS response headers
 // to the final response of an actual cross-origin request whose origin is allowed.
 type cors struct {
-	credentials bool
-	terminate   bool
+	// credentials and terminate are allow-credentials and terminate-unmatched-request, which
+	// accept policy expressions; nil means their defaults (false, true).
+	credentials *policy.Value
+	terminate   *policy.Value
 	anyOrigin   bool
 	origins     map[string]bool // normalised scheme://host:port
 	anyMethod   bool
@@ -33,10 +36,10 @@ func compileCORS(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
 		return nil, err
 	}
 	co := &cors{origins: map[string]bool{}}
-	if co.credentials, err = r.constBool("allow-credentials", false); err != nil {
+	if co.credentials, err = r.boolValue("allow-credentials"); err != nil {
 		return nil, err
 	}
-	if co.terminate, err = r.constBool("terminate-unmatched-request", true); err != nil {
+	if co.terminate, err = r.boolValue("terminate-unmatched-request"); err != nil {
 		return nil, err
 	}
 	seen := map[string]*policy.Element{}
@@ -110,7 +113,10 @@ func compileCORS(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
 	if seen["allowed-methods"] == nil {
 		co.methods = []string{http.MethodGet, http.MethodPost}
 	}
-	if co.credentials && co.anyOrigin {
+	if creds := co.credentials; creds != nil && !creds.IsExpr() && co.anyOrigin {
+		if on, _ := parseBool(creds.Const); !on {
+			return co, nil
+		}
 		return nil, policy.Errorf(seen["allowed-origins"].Pos, "<cors> allow-credentials=\"true\" cannot be combined with the wildcard origin *: list the origins")
 	}
 	return co, nil
@@ -150,13 +156,25 @@ func (co *cors) Run(ctx *policy.Context) error {
 	if !ok || origin == "" {
 		return nil
 	}
+	credentials, err := evalBool(ctx, co.credentials, "cors allow-credentials", false)
+	if err != nil {
+		return err
+	}
+	terminate, err := evalBool(ctx, co.terminate, "cors terminate-unmatched-request", true)
+	if err != nil {
+		return err
+	}
+	if credentials && co.anyOrigin {
+		// Allowing every origin with credentials would let any site act as the user.
+		return fmt.Errorf("cors: allow-credentials evaluated to true, which cannot be combined with the wildcard origin *")
+	}
 	reqMethod, isPreflight := ctx.Request.Header.Get("Access-Control-Request-Method")
 	isPreflight = isPreflight && ctx.Request.Method == http.MethodOptions
 	if isPreflight {
 		reqHeaders := splitList(strings.Join(ctx.Request.Header.Values("Access-Control-Request-Headers"), ","))
 		if co.originAllowed(origin) && co.methodAllowed(reqMethod) && co.headersAllowed(reqHeaders) {
 			resp := &policy.Response{StatusCode: http.StatusOK, StatusReason: "OK"}
-			co.allowOrigin(&resp.Header, origin)
+			co.allowOrigin(&resp.Header, origin, credentials)
 			methods := strings.Join(co.methods, ",")
 			if co.anyMethod {
 				methods = reqMethod
@@ -172,7 +190,7 @@ func (co *cors) Run(ctx *policy.Context) error {
 			ctx.Response = resp
 			return policy.ErrResponseSent
 		}
-		if co.terminate {
+		if terminate {
 			return co.terminateEmpty(ctx)
 		}
 		return nil
@@ -183,14 +201,14 @@ func (co *cors) Run(ctx *policy.Context) error {
 				return
 			}
 			h := &ctx.Response.Header
-			co.allowOrigin(h, origin)
+			co.allowOrigin(h, origin, credentials)
 			if len(co.expose) > 0 {
 				h.Set("Access-Control-Expose-Headers", strings.Join(co.expose, ","))
 			}
 		})
 		return nil
 	}
-	if co.terminate && (ctx.Request.Method == http.MethodGet || ctx.Request.Method == http.MethodHead) {
+	if terminate && (ctx.Request.Method == http.MethodGet || ctx.Request.Method == http.MethodHead) {
 		return co.terminateEmpty(ctx)
 	}
 	return nil
@@ -203,14 +221,14 @@ func (co *cors) terminateEmpty(ctx *policy.Context) error {
 	return policy.ErrResponseSent
 }
 
-func (co *cors) allowOrigin(h *policy.Header, origin string) {
-	if co.anyOrigin && !co.credentials {
+func (co *cors) allowOrigin(h *policy.Header, origin string, credentials bool) {
+	if co.anyOrigin && !credentials {
 		h.Set("Access-Control-Allow-Origin", "*")
 	} else {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
 	}
-	if co.credentials {
+	if credentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
 }
