@@ -17,7 +17,7 @@ const ReasonTemplateParameterNotFound = "TemplateParameterNotFound"
 // query parameters the template does not set are kept.
 type rewriteURI struct {
 	template   policy.Value
-	copyParams bool
+	copyParams *policy.Value // nil: true
 }
 
 func compileRewriteURI(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
@@ -37,7 +37,7 @@ func compileRewriteURI(el *policy.Element, c *policy.Compiler) (policy.Step, err
 			return nil, policy.Errorf(tpl.Pos, "<rewrite-uri> template: %v", err)
 		}
 	}
-	cp, err := r.constBool("copy-unmatched-params", true)
+	cp, err := r.boolValue("copy-unmatched-params")
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,11 @@ func (rw *rewriteURI) Run(ctx *policy.Context) error {
 	}
 	p, rawQuery, _ := strings.Cut(expanded, "?")
 	newQuery := policy.ParseQuery(rawQuery)
-	if rw.copyParams {
+	copyParams, err := evalBool(ctx, rw.copyParams, "rewrite-uri copy-unmatched-params", true)
+	if err != nil {
+		return err
+	}
+	if copyParams {
 		for _, f := range ctx.Request.URL.Query.Fields() {
 			if _, set := newQuery.Get(f.Name); !set && !templateUses(tpl, f.Name) {
 				newQuery.Add(f.Name, f.Value)
