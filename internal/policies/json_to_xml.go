@@ -15,8 +15,8 @@ import (
 // element and each array item a repeated element, as Json.NET's DeserializeXNode writes it.
 type jsonToXML struct {
 	target         messageTarget
-	onlyJSON       bool // apply="content-type-json"
-	considerAccept bool
+	apply          *policy.Value // always | content-type-json
+	considerAccept *policy.Value // nil: true
 }
 
 func compileJSONToXML(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
@@ -28,20 +28,19 @@ func compileJSONToXML(el *policy.Element, c *policy.Compiler) (policy.Step, erro
 	if err := onlyChildren(el); err != nil {
 		return nil, err
 	}
-	j := &jsonToXML{target: sectionTarget(c)}
-	apply, _, err := r.constant("apply", true)
-	if err != nil {
+	if err := onlyIn(el, c, policy.SectionInbound, policy.SectionOutbound, policy.SectionOnError); err != nil {
 		return nil, err
 	}
-	switch strings.TrimSpace(apply) {
-	case "always":
-	case "content-type-json":
-		j.onlyJSON = true
-	default:
-		a, _ := el.Attr("apply")
-		return nil, policy.Errorf(a.Pos, "<json-to-xml> apply must be always or content-type-json, found %q", apply)
+	j := &jsonToXML{target: sectionTarget(c)}
+	if j.apply, err = r.value("apply", true); err != nil {
+		return nil, err
 	}
-	if j.considerAccept, err = r.constBool("consider-accept-header", true); err != nil {
+	if !j.apply.IsExpr() {
+		if _, err := parseApply(j.apply.Const, "content-type-json"); err != nil {
+			return nil, policy.Errorf(j.apply.Pos, "<json-to-xml> %v", err)
+		}
+	}
+	if j.considerAccept, err = r.boolValue("consider-accept-header"); err != nil {
 		return nil, err
 	}
 	if _, err := r.constBool("parse-date", true); err != nil {
@@ -57,13 +56,9 @@ func compileJSONToXML(el *policy.Element, c *policy.Compiler) (policy.Step, erro
 
 func (j *jsonToXML) Run(ctx *policy.Context) error {
 	h := targetHeader(ctx, j.target)
-	if j.onlyJSON && !contentTypeHas(h, "json") {
-		return nil
-	}
-	if j.considerAccept {
-		if accept, ok := ctx.Request.Header.Get("Accept"); ok && !strings.Contains(strings.ToLower(accept), "xml") {
-			return nil
-		}
+	ok, err := conversionApplies(ctx, h, j.apply, j.considerAccept, "content-type-json", "json", "xml")
+	if err != nil || !ok {
+		return err
 	}
 	body := targetBody(ctx, j.target)
 	data, err := body.Bytes()
@@ -77,6 +72,43 @@ func (j *jsonToXML) Run(ctx *policy.Context) error {
 	body.Set(out)
 	h.Set("Content-Type", "application/xml")
 	return nil
+}
+
+// parseApply reads apply: "always", or the content-type condition (true when conditional).
+func parseApply(s, conditional string) (bool, error) {
+	switch strings.TrimSpace(s) {
+	case "always":
+		return false, nil
+	case conditional:
+		return true, nil
+	}
+	return false, fmt.Errorf("apply must be always or %s, found %q", conditional, s)
+}
+
+// conversionApplies decides json-to-xml and xml-to-json: apply's content-type condition on
+// the message (from), and consider-accept-header's wish of the client (to).
+func conversionApplies(ctx *policy.Context, h *policy.Header, apply, considerAccept *policy.Value, conditional, from, to string) (bool, error) {
+	a, err := evalString(ctx, apply)
+	if err != nil {
+		return false, err
+	}
+	onlyTyped, err := parseApply(a, conditional)
+	if err != nil {
+		return false, err
+	}
+	if onlyTyped && !contentTypeHas(h, from) {
+		return false, nil
+	}
+	consider, err := evalBool(ctx, considerAccept, "consider-accept-header", true)
+	if err != nil {
+		return false, err
+	}
+	if consider {
+		if accept, ok := ctx.Request.Header.Get("Accept"); ok && !strings.Contains(strings.ToLower(accept), to) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func contentTypeHas(h *policy.Header, kind string) bool {

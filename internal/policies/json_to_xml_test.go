@@ -29,6 +29,8 @@ func TestJSONToXML(t *testing.T) {
 			`{"a":1}`, "", `{"a":1}`, "text/plain"},
 		{"consider-accept-header: converted when the client asks for XML", `<json-to-xml apply="always" consider-accept-header="true"/>`, "application/json",
 			`{"a":1}`, "application/xml", `<Document><a>1</a></Document>`, "application/xml"},
+		{"apply and consider-accept-header from expressions", `<json-to-xml apply="@(context.Request.Method == "GET" ? "always" : "content-type-json")" consider-accept-header="@(false)"/>`, "text/plain",
+			`{"a":1}`, "application/json", `<Document><a>1</a></Document>`, "application/xml"},
 		{"consider-accept-header: not converted when the client asks for JSON", `<json-to-xml apply="always" consider-accept-header="true"/>`, "application/json",
 			`{"a":1}`, "application/json", `{"a":1}`, "application/json"},
 	}
@@ -111,11 +113,16 @@ func TestXMLToJSON(t *testing.T) {
 		{"no kind", `<xml-to-json apply="always"/>`, "needs a kind attribute"},
 		{"bad kind", `<xml-to-json kind="pretty" apply="always"/>`, "kind must be javascript-friendly or direct"},
 		{"bad apply", `<xml-to-json kind="direct" apply="sometimes"/>`, "apply must be always or content-type-xml"},
+		{"json-to-xml in backend", "", ""},
 		{"json-to-xml namespace options", `<json-to-xml apply="always" namespace-prefix="x"/>`, "namespace-prefix is not supported"},
 	} {
 		t.Run("load error: "+tt.name, func(t *testing.T) {
-			_, err := compileDoc(t, Deps{}, flowDoc("", tt.policy, ""))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
+			doc, want := flowDoc("", tt.policy, ""), tt.want
+			if tt.policy == "" {
+				doc, want = `<policies><backend><json-to-xml apply="always"/><forward-request/></backend></policies>`, "not allowed in the backend section"
+			}
+			_, err := compileDoc(t, Deps{}, doc)
+			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("error = %v, want %q", err, tt.want)
 			}
 		})

@@ -18,8 +18,8 @@ import (
 type xmlToJSON struct {
 	target         messageTarget
 	direct         bool
-	onlyXML        bool
-	considerAccept bool
+	apply          *policy.Value // always | content-type-xml
+	considerAccept *policy.Value // nil: true
 	alwaysArray    bool
 }
 
@@ -29,6 +29,9 @@ func compileXMLToJSON(el *policy.Element, c *policy.Compiler) (policy.Step, erro
 		return nil, err
 	}
 	if err := onlyChildren(el); err != nil {
+		return nil, err
+	}
+	if err := onlyIn(el, c, policy.SectionInbound, policy.SectionOutbound, policy.SectionOnError); err != nil {
 		return nil, err
 	}
 	x := &xmlToJSON{target: sectionTarget(c)}
@@ -44,19 +47,15 @@ func compileXMLToJSON(el *policy.Element, c *policy.Compiler) (policy.Step, erro
 		a, _ := el.Attr("kind")
 		return nil, policy.Errorf(a.Pos, "<xml-to-json> kind must be javascript-friendly or direct, found %q", kind)
 	}
-	apply, _, err := r.constant("apply", true)
-	if err != nil {
+	if x.apply, err = r.value("apply", true); err != nil {
 		return nil, err
 	}
-	switch strings.TrimSpace(apply) {
-	case "always":
-	case "content-type-xml":
-		x.onlyXML = true
-	default:
-		a, _ := el.Attr("apply")
-		return nil, policy.Errorf(a.Pos, "<xml-to-json> apply must be always or content-type-xml, found %q", apply)
+	if !x.apply.IsExpr() {
+		if _, err := parseApply(x.apply.Const, "content-type-xml"); err != nil {
+			return nil, policy.Errorf(x.apply.Pos, "<xml-to-json> %v", err)
+		}
 	}
-	if x.considerAccept, err = r.constBool("consider-accept-header", true); err != nil {
+	if x.considerAccept, err = r.boolValue("consider-accept-header"); err != nil {
 		return nil, err
 	}
 	if x.alwaysArray, err = r.constBool("always-array-child-elements", false); err != nil {
@@ -67,13 +66,9 @@ func compileXMLToJSON(el *policy.Element, c *policy.Compiler) (policy.Step, erro
 
 func (x *xmlToJSON) Run(ctx *policy.Context) error {
 	h := targetHeader(ctx, x.target)
-	if x.onlyXML && !contentTypeHas(h, "xml") {
-		return nil
-	}
-	if x.considerAccept {
-		if accept, ok := ctx.Request.Header.Get("Accept"); ok && !strings.Contains(strings.ToLower(accept), "json") {
-			return nil
-		}
+	ok, err := conversionApplies(ctx, h, x.apply, x.considerAccept, "content-type-xml", "xml", "json")
+	if err != nil || !ok {
+		return err
 	}
 	body := targetBody(ctx, x.target)
 	data, err := body.Bytes()
