@@ -130,7 +130,7 @@ func TestTrace(t *testing.T) {
 	deps := Deps{Trace: TraceDeps{Sink: func(e TraceEvent) { events = append(events, e) }}}
 	doc := flowDoc(`<trace source="orders-api" severity="information">
   <message>@("called by " + context.Request.IpAddress)</message>
-  <metadata name="Operation" value="@(context.Operation.Name)"/>
+  <metadata name="@("Opera" + "tion")" value="@(context.Operation.Name)"/>
 </trace>
 <trace source="legacy">plain text message</trace>`, "", "")
 	srv := newBackendServer(t, nil)

@@ -31,8 +31,7 @@ type trace struct {
 }
 
 type traceMetadata struct {
-	name  string
-	value policy.Value
+	name, value policy.Value
 }
 
 func (d TraceDeps) compileTrace(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
@@ -74,7 +73,7 @@ func (d TraceDeps) compileTrace(el *policy.Element, c *policy.Compiler) (policy.
 			if err != nil {
 				return nil, err
 			}
-			name, _, err := mr.constant("name", true)
+			name, err := mr.value("name", true)
 			if err != nil {
 				return nil, err
 			}
@@ -82,7 +81,7 @@ func (d TraceDeps) compileTrace(el *policy.Element, c *policy.Compiler) (policy.
 			if err != nil {
 				return nil, err
 			}
-			t.metadata = append(t.metadata, traceMetadata{name: name, value: *v})
+			t.metadata = append(t.metadata, traceMetadata{name: *name, value: *v})
 		}
 	}
 	if message == nil {
@@ -107,11 +106,15 @@ func (t *trace) Run(ctx *policy.Context) error {
 	}
 	ev := TraceEvent{RequestID: ctx.RequestID, Source: t.source, Severity: t.severity, Message: msg}
 	for _, m := range t.metadata {
+		name, err := m.name.String(ctx)
+		if err != nil {
+			return err
+		}
 		v, err := m.value.String(ctx)
 		if err != nil {
 			return err
 		}
-		ev.Metadata = append(ev.Metadata, policy.Field{Name: m.name, Value: v})
+		ev.Metadata = append(ev.Metadata, policy.Field{Name: name, Value: v})
 	}
 	t.sink(ev)
 	return nil
