@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -238,6 +239,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 		{"", "bad expression"}, {"bad backend", ""}, {"", "unclosed element"},
 	}
 	outcome := regexp.MustCompile(`(?m)^(configuration reloaded|reload failed: the running configuration stays)$`)
+	base := hupReady(t, in, outcome)
 	current, reloads, failures := 0, 0, 0
 	var baseGoroutines int
 	var baseHeap uint64
@@ -255,7 +257,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		got := waitFor(t, in.stdout, outcome, i)[1]
+		got := waitFor(t, in.stdout, outcome, base+i)[1]
 		if want := i%2 == 1; (got == "configuration reloaded") != want {
 			errs := regexp.MustCompile(`.*reload failed.*`).FindAllString(in.stderr.String(), -1)
 			t.Fatalf("reload %d (%+v): %q; the last failure logged: %v", i, b, got, errs[max(0, len(errs)-2):])
@@ -327,6 +329,30 @@ func TestReloadsUnderLoad(t *testing.T) {
 	if conns > baseConns+8 {
 		t.Errorf("connections open to the backend grew from %d to %d: replaced configurations keep theirs", baseConns, conns)
 	}
+}
+
+// hupReady returns once serve reloads on SIGHUP, and how many reload outcomes its output
+// holds by then. serve starts listening for SIGHUP after its listeners are up; a SIGHUP
+// before that would end the test process, so the test listens too (which turns the default
+// action off) and signals until serve answers with a reload of the unchanged files.
+func hupReady(t *testing.T, in *instance, outcome *regexp.Regexp) int {
+	t.Helper()
+	mine := make(chan os.Signal, 1)
+	signal.Notify(mine, syscall.SIGHUP)
+	t.Cleanup(func() { signal.Stop(mine) })
+	for range 20 {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			if n := len(outcome.FindAllString(in.stdout.String(), -1)); n > 0 {
+				return n
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Fatal("serve never reloaded on SIGHUP")
+	return 0
 }
 
 // settle collects garbage and reports the goroutine count and the live heap. Goroutines
