@@ -60,7 +60,23 @@ func (s *services) policyDeps(cfg *config.Config, kc *keyCaches, stdout io.Write
 		loggers[id] = sink.log
 	}
 
+	backends := make(map[string]string, len(g.Backends))
+	for id, b := range g.Backends {
+		backends[id] = b.URL
+	}
+	// trace's messages go to the log, where APIM would send them to its tracing sinks.
+	traceLog := s.log.With("log", "trace")
+	trace := func(e policies.TraceEvent) {
+		attrs := []any{"request_id", e.RequestID, "source", e.Source, "severity", e.Severity, "message", e.Message}
+		for _, m := range e.Metadata {
+			attrs = append(attrs, "metadata."+m.Name, m.Value)
+		}
+		traceLog.Info("policy trace", attrs...)
+	}
+
 	return policies.Deps{
+		Backends: backends,
+		Trace:    policies.TraceDeps{Sink: trace},
 		ValidateJWT: policies.ValidateJWTDeps{
 			Keys:              kc.keys,
 			Tokens:            kc.tokens,

@@ -10,10 +10,11 @@ import (
 	"time"
 )
 
-// TestPolicyStateAcrossReloads runs the stateful policies through serve: rate-limit-by-key
-// answers 429 once its budget is spent, a reload that recompiles the policy keeps the count
-// (a reload must not hand out a fresh quota), and log-to-eventhub writes to the configured
-// file.
+// TestPolicyStateAcrossReloads runs the policies that need serve's services: set-backend-service
+// resolves backend-id from gateway.backends (the API's own backend is unreachable), trace
+// writes to the log, rate-limit-by-key answers 429 once its budget is spent and a reload that
+// recompiles the policy keeps the count (a reload must not hand out a fresh quota), and
+// log-to-eventhub writes to the configured file.
 func TestPolicyStateAcrossReloads(t *testing.T) {
 	backend := backendNamed(t, "limited")
 	dir := t.TempDir()
@@ -24,6 +25,8 @@ func TestPolicyStateAcrossReloads(t *testing.T) {
         <base />
         <rate-limit-by-key calls="3" renewal-period="300" counter-key="@(context.Request.IpAddress)" />
         <log-to-eventhub logger-id="audit">@("%s " + context.Request.Method)</log-to-eventhub>
+        <trace source="limited-api" severity="information"><message>@("traced " + context.Request.Method)</message></trace>
+        <set-backend-service backend-id="named" />
     </inbound>
     <backend><base /></backend>
     <outbound><base /></outbound>
@@ -37,10 +40,12 @@ func TestPolicyStateAcrossReloads(t *testing.T) {
   listen: 127.0.0.1:0
   loggers:
     audit: {file: %s}
+  backends:
+    named: {url: %s}
   apis:
     - name: limited
       path: limited
-      backend: %s
+      backend: http://127.0.0.1:9
       policy: policies/limited.xml
 admin:
   listen: 127.0.0.1:0
@@ -63,6 +68,9 @@ admin:
 		t.Fatalf("call 4: want 429 with Retry-After, got %d %v %s", status, header, body)
 	}
 
+	if !strings.Contains(in.stderr.String(), "traced GET") {
+		t.Errorf("the trace message is not in the log:\n%s", in.stderr.String())
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		data, _ := os.ReadFile(events)
