@@ -213,7 +213,7 @@ func TestIdentityProviderStaleness(t *testing.T) {
 	// Healthy: across several refreshes (counted at the provider), every readiness check and
 	// every request passes. Without a refresh inside key-staleness the keys would lapse here.
 	requests := 0
-	for start := tn.discovery.Load(); tn.discovery.Load() < start+4; requests++ {
+	for start := tn.discovery.Load(); tn.discovery.Load() < start+3; requests++ {
 		if status, _ := readyz(t, in.admin); status != 200 {
 			t.Fatalf("readyz %d while the provider is healthy (after %d refreshes)", status, tn.discovery.Load()-start)
 		}

@@ -459,12 +459,12 @@ func TestBackendFaults(t *testing.T) {
 	})
 	t.Run("slow", func(t *testing.T) {
 		b.slow.Store(true)
-		for n := 0; n < 3; n++ {
+		for n := 0; n < 2; n++ {
 			if got := status(); got != 504 {
 				t.Errorf("slow backend, request %d: %d, want 504", n, got)
 			}
 		}
-		eventually(t, 10*time.Second, "the gateway to hang up on the slow backend", func() bool { return b.abandoned.Load() == 3 })
+		eventually(t, 10*time.Second, "the gateway to hang up on the slow backend", func() bool { return b.abandoned.Load() == 2 })
 		b.slow.Store(false)
 		for n := 0; n < 10; n++ {
 			if got := status(); got != 200 {
@@ -551,7 +551,8 @@ func TestSlowClients(t *testing.T) {
 	in := startServe(t, filepath.Join(dir, "portcullis.yaml"))
 	host := strings.TrimPrefix(in.gateway, "http://")
 
-	// trickle sends start, then one piece every 100ms (at most 300: 30s), and reports how
+	// trickle sends start, then one piece every 100ms (at most 100: ten times the
+	// read timeout), and reports how
 	// many pieces were sent before the server closed the connection.
 	trickle := func(t *testing.T, start, piece string) (int, bool) {
 		conn, err := net.Dial("tcp", host)
@@ -568,7 +569,7 @@ func TestSlowClients(t *testing.T) {
 		if _, err := io.WriteString(conn, start); err != nil {
 			t.Fatal(err)
 		}
-		for n := 1; n <= 300; n++ {
+		for n := 1; n <= 100; n++ {
 			select {
 			case <-closed:
 				return n, true
@@ -584,19 +585,22 @@ func TestSlowClients(t *testing.T) {
 				return n, true
 			}
 		}
-		return 300, false
+		return 100, false
 	}
 	t.Run("header", func(t *testing.T) {
+		t.Parallel()
 		if n, cut := trickle(t, "GET /echo/x HTTP/1.1\r\nHost: a\r\n", "X-Slow: a\r\n"); !cut {
 			t.Errorf("a client trickling its header was not cut after %d lines", n)
 		}
 	})
 	t.Run("body", func(t *testing.T) {
+		t.Parallel()
 		if n, cut := trickle(t, "POST /echo/x HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n", "a"); !cut {
 			t.Errorf("a client trickling its body was not cut after %d bytes", n)
 		}
 	})
 	t.Run("idle keep-alive", func(t *testing.T) {
+		t.Parallel()
 		conn, err := net.Dial("tcp", host)
 		if err != nil {
 			t.Fatal(err)
