@@ -551,9 +551,8 @@ func TestSlowClients(t *testing.T) {
 	in := startServe(t, filepath.Join(dir, "portcullis.yaml"))
 	host := strings.TrimPrefix(in.gateway, "http://")
 
-	// trickle sends start, then one piece every 100ms (at most 100: ten times the
-	// read timeout), and reports how
-	// many pieces were sent before the server closed the connection.
+	// trickle sends start, then one piece every 100ms (at most 100: ten times the read
+	// timeout), and reports how many pieces were sent before the server closed the connection.
 	trickle := func(t *testing.T, start, piece string) (int, bool) {
 		conn, err := net.Dial("tcp", host)
 		if err != nil {
