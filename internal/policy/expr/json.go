@@ -29,6 +29,9 @@ type JValue struct {
 type JProperty struct {
 	Name  string
 	Value any
+	// parent is the object the property was read from, so that Remove can take it out; nil
+	// for a property made with new JProperty(...).
+	parent *JObject
 }
 
 func newJObject() *JObject { return &JObject{vals: map[string]any{}} }

@@ -131,7 +131,7 @@ func (r *registry) buildJSON() {
 			switch x := recv.(type) {
 			case *JObject:
 				if len(x.keys) > 0 {
-					return &JProperty{Name: x.keys[0], Value: x.vals[x.keys[0]]}, nil
+					return &JProperty{Name: x.keys[0], Value: x.vals[x.keys[0]], parent: x}, nil
 				}
 			case *JArray:
 				if len(x.Items) > 0 {
@@ -144,7 +144,7 @@ func (r *registry) buildJSON() {
 			switch x := recv.(type) {
 			case *JObject:
 				if n := len(x.keys); n > 0 {
-					return &JProperty{Name: x.keys[n-1], Value: x.vals[x.keys[n-1]]}, nil
+					return &JProperty{Name: x.keys[n-1], Value: x.vals[x.keys[n-1]], parent: x}, nil
 				}
 			case *JArray:
 				if n := len(x.Items); n > 0 {
@@ -158,7 +158,7 @@ func (r *registry) buildJSON() {
 			case *JObject:
 				out := make([]any, 0, len(x.keys))
 				for _, k := range x.keys {
-					out = append(out, &JProperty{Name: k, Value: x.vals[k]})
+					out = append(out, &JProperty{Name: k, Value: x.vals[k], parent: x})
 				}
 				return out, nil
 			case *JArray:
@@ -201,6 +201,17 @@ func (r *registry) buildJSON() {
 			return nil, err
 		}
 		return p.Name, nil
+	})
+	r.jproperty.meth("Remove", 0, 0, nil, func(e *env, recv any, args []any) (any, error) {
+		p, err := recvAs[*JProperty](recv)
+		if err != nil {
+			return nil, err
+		}
+		if p.parent == nil || !p.parent.remove(p.Name) {
+			return nil, throw("InvalidOperationException", "The parent is missing.")
+		}
+		p.parent = nil
+		return nil, nil
 	})
 	r.jproperty.prop("Value", r.jtoken, func(e *env, recv any) (any, error) {
 		p, err := recvAs[*JProperty](recv)
@@ -302,12 +313,12 @@ func (r *registry) buildJSON() {
 			return nil, err
 		}
 		if v, ok := x.get(k); ok {
-			return &JProperty{Name: k, Value: v}, nil
+			return &JProperty{Name: k, Value: v, parent: x}, nil
 		}
 		if ignoreCase(args, 1) {
 			for _, key := range x.keys {
 				if strings.EqualFold(key, k) {
-					return &JProperty{Name: key, Value: x.vals[key]}, nil
+					return &JProperty{Name: key, Value: x.vals[key], parent: x}, nil
 				}
 			}
 		}
@@ -320,7 +331,7 @@ func (r *registry) buildJSON() {
 		}
 		out := make([]any, 0, len(x.keys))
 		for _, k := range x.keys {
-			out = append(out, &JProperty{Name: k, Value: x.vals[k]})
+			out = append(out, &JProperty{Name: k, Value: x.vals[k], parent: x})
 		}
 		return out, nil
 	})
