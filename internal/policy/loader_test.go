@@ -279,7 +279,7 @@ func TestLoadFile(t *testing.T) {
 		t.Fatalf("inbound section %v %v", in, ok)
 	}
 	_, err = l.LoadFile(filepath.Join(dir, "absent.xml"))
-	if err == nil || err.Error() != filepath.Join(dir, "absent.xml")+":0:0: cannot read policy file: no such file" {
+	if err == nil || err.Error() != filepath.Join(dir, "absent.xml")+": cannot read policy file: no such file" {
 		t.Fatalf("error %v", err)
 	}
 	big := writeFile(t, dir, "big.xml", "<policies>"+strings.Repeat(" ", 100)+"</policies>")
@@ -324,4 +324,27 @@ func TestLoadBounds(t *testing.T) {
 			t.Fatalf("error %v", err)
 		}
 	})
+}
+
+// An error about the file as a whole names just the file, never a made-up "file:0:0".
+func TestPosString(t *testing.T) {
+	tests := []struct {
+		name string
+		pos  Pos
+		want string
+	}{
+		{"a place in the file", Pos{"p.xml", 3, 7}, "p.xml:3:7"},
+		{"the file as a whole", Pos{File: "missing.xml"}, "missing.xml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.pos.String(); got != tt.want {
+				t.Fatalf("String() = %q, want %q", got, tt.want)
+			}
+			err := Errorf(tt.pos, "cannot read policy file")
+			if want := tt.want + ": cannot read policy file"; err.Error() != want {
+				t.Fatalf("Error() = %q, want %q", err.Error(), want)
+			}
+		})
+	}
 }

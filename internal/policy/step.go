@@ -55,7 +55,14 @@ type Pos struct {
 	Line, Col int
 }
 
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+// String is "file:line:col"; a position with no line (the file as a whole, e.g. it cannot be
+// read) is just "file", since "file:0:0" names a place that does not exist.
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
 
 // Error is a load-time error at a position in a policy file.
 type Error struct {
