@@ -101,25 +101,7 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 	uri.SetQueryStringBytes(ex.buf)
 	req.Header.SetHost(host)
 
-	conn := in.Header.Values("Connection")
-	var xff []string
-	for _, h := range in.Header.Fields() {
-		switch {
-		case hopByHop(h.Name), strings.EqualFold(h.Name, "Host"), strings.EqualFold(h.Name, "Content-Length"),
-			strings.EqualFold(h.Name, "X-Forwarded-Proto"), strings.EqualFold(h.Name, "X-Forwarded-Host"):
-			continue
-		case strings.EqualFold(h.Name, "X-Forwarded-For"):
-			xff = append(xff, h.Value)
-			continue
-		case len(conn) > 0 && connectionListed(conn, h.Name):
-			continue
-		}
-		req.Header.Add(h.Name, h.Value)
-	}
-	ex.buf = ex.buf[:0]
-	for _, v := range xff {
-		ex.buf = append(append(ex.buf, v...), ", "...)
-	}
+	ex.buf = copyRequestHeaders(&req.Header, &in.Header, ex.buf[:0])
 	if in.IPAddress.IsValid() {
 		ex.buf = in.IPAddress.AppendTo(ex.buf)
 	} else if len(ex.buf) > 0 {
@@ -211,6 +193,112 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 			Message: http500Message, Detail: fmt.Sprintf("the backend answered %d", out.StatusCode)}
 	}
 	return nil
+}
+
+// copyRequestHeaders adds the client's header fields that go to the backend to dst: not the
+// hop-by-hop ones, those the Connection field names, Host, Content-Length or the X-Forwarded-*
+// fields the gateway sets itself. It returns xff with the client's X-Forwarded-For values
+// appended, each followed by ", ".
+func copyRequestHeaders(dst *fasthttp.RequestHeader, in *policy.Header, xff []byte) []byte {
+	fields := in.Fields()
+	conn := namesFields(fields)
+	for _, h := range fields {
+		switch forwardRole(h.Name) {
+		case roleDrop:
+			continue
+		case roleXFF:
+			xff = append(append(xff, h.Value...), ", "...)
+			continue
+		}
+		if conn && listedInConnection(fields, h.Name) {
+			continue
+		}
+		dst.Add(h.Name, h.Value)
+	}
+	return xff
+}
+
+const (
+	roleCopy = iota
+	roleDrop // hop-by-hop, or set by the gateway itself
+	roleXFF  // the client's X-Forwarded-For, extended by the gateway
+)
+
+// forwardRole says what becomes of a client's header field on the way to the backend. Lengths
+// first: a request's usual fields are decided without comparing text.
+func forwardRole(name string) int {
+	switch len(name) {
+	case 4:
+		if equalFoldString(name, "host") {
+			return roleDrop
+		}
+	case 14:
+		if equalFoldString(name, "content-length") {
+			return roleDrop
+		}
+	case 15:
+		if equalFoldString(name, "x-forwarded-for") {
+			return roleXFF
+		}
+	case 16:
+		if equalFoldString(name, "x-forwarded-host") {
+			return roleDrop
+		}
+	case 17:
+		if equalFoldString(name, "x-forwarded-proto") {
+			return roleDrop
+		}
+	}
+	if hopByHop(name) {
+		return roleDrop
+	}
+	return roleCopy
+}
+
+// namesFields reports whether a Connection field lists a token other than keep-alive (whose
+// field is hop-by-hop anyway), i.e. whether listedInConnection can change anything.
+func namesFields(fields []policy.Field) bool {
+	for _, f := range fields {
+		if len(f.Name) != len("connection") || !equalFoldString(f.Name, "connection") {
+			continue
+		}
+		for v := f.Value; v != ""; {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			tok = strings.TrimSpace(tok)
+			if tok != "" && !strings.EqualFold(tok, "keep-alive") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listedInConnection reports whether name is one of the fields a Connection field names.
+func listedInConnection(fields []policy.Field, name string) bool {
+	for _, f := range fields {
+		if len(f.Name) == len("connection") && equalFoldString(f.Name, "connection") && connectionListed([]string{f.Value}, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldString compares s with lower, an ASCII lower-case name, ignoring ASCII case.
+func equalFoldString(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // hostHeader is the Host field (and URI authority) that names u: the port only when it is not
