@@ -267,7 +267,9 @@ func (d ManagedIdentityDeps) compile(el *policy.Element, c *policy.Compiler) (*a
 }
 
 func (d ManagedIdentityDeps) compileStep(el *policy.Element, c *policy.Compiler) (policy.Step, error) {
-	if err := onlyIn(el, c, policy.SectionInbound); err != nil {
+	// APIM documents inbound, yet deployed policies obtain tokens in outbound too (into
+	// output-token-variable-name for a send-request), and APIM accepts them there.
+	if err := onlyIn(el, c, policy.SectionInbound, policy.SectionOutbound); err != nil {
 		return nil, err
 	}
 	p, err := d.compile(el, c)

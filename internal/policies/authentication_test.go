@@ -176,6 +176,16 @@ func TestAuthenticationManagedIdentity(t *testing.T) {
 		t.Errorf("with output-token-variable-name the header is the policy's to set; it became %q", got)
 	}
 
+	// A deployed lab (mcp-client-authorization) obtains a token in outbound for a send-request;
+	// APIM accepts it there.
+	out := mustPipeline(t, deps, `<policies><outbound><authentication-managed-identity resource="https://cosmos.azure.com"
+		output-token-variable-name="cosmosAccessToken" />`+
+		probe(`@((string)context.Variables["cosmosAccessToken"])`)+`</outbound></policies>`)
+	runCtx(out, request(nil, ""), &statusBackend{})
+	if got := lastProbe(t, &buf); got != "gw-system|https://cosmos.azure.com/.default|4" {
+		t.Errorf("token obtained in outbound = %q", got)
+	}
+
 	ep.mu.Lock()
 	ep.fail = true
 	ep.mu.Unlock()
