@@ -133,6 +133,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.handleDiscovery(1))
 	m.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleJWKS(2))
 	m.HandleFunc("GET /{tenant}/discovery/keys", s.handleJWKS(1))
+	// MSAL asks /common/discovery/instance; Entra answers under any tenant segment.
+	m.HandleFunc("GET /{tenant}/discovery/instance", s.handleInstanceDiscovery)
 	m.HandleFunc("/{tenant}/oauth2/v2.0/token", s.handleToken(2))
 	m.HandleFunc("/{tenant}/oauth2/token", s.handleToken(1))
 	m.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", s.handleAuthorize(2))
