@@ -239,3 +239,53 @@ func TestSendRequestClientCertificate(t *testing.T) {
 		})
 	}
 }
+
+// A send-request answer is read up to SendRequestDeps.MaxResponseBytes: one byte more fails
+// the request with a message naming the limit, never an unbounded read into memory.
+func TestSendRequestResponseLimit(t *testing.T) {
+	const limit = 1024
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := limit
+		if r.URL.Path == "/over" {
+			n = limit + 1
+		}
+		if r.URL.Path == "/huge" {
+			n = 64 * limit
+		}
+		w.Write(bytes.Repeat([]byte("x"), n))
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name, path string
+		status     int
+	}{
+		{"at the limit", "/at", 200},
+		{"one byte over", "/over", 500},
+		{"far over", "/huge", 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			deps := Deps{EventHub: probeDeps(&buf), SendRequest: SendRequestDeps{Client: srv.Client(), MaxResponseBytes: limit}}
+			p := mustPipeline(t, deps, inboundDoc(`<send-request mode="new" response-variable-name="r"><set-url>`+srv.URL+tt.path+`</set-url></send-request>`+
+				probe(`@(((IResponse)context.Variables["r"]).Body.As<string>().Length.ToString())`)))
+			ctx := request(nil, "")
+			if got := runCtx(p, ctx, &statusBackend{}); got != tt.status {
+				t.Fatalf("status %d, want %d (%+v)", got, tt.status, ctx.LastError)
+			}
+			if tt.status == 200 {
+				if got := lastProbe(t, &buf); got != fmt.Sprint(limit) {
+					t.Errorf("body length %s, want %d", got, limit)
+				}
+				return
+			}
+			le := ctx.LastError
+			if le.Source != "send-request" || le.Reason != ReasonBackendConnectionFailure || !strings.Contains(le.Message, "the answer is larger than 1024 bytes") {
+				t.Errorf("LastError = %+v", le)
+			}
+			if body, _ := ctx.Response.Body.Bytes(); !strings.Contains(string(body), `"statusCode": 500`) {
+				t.Errorf("client answer %s, want APIM's error body", body)
+			}
+		})
+	}
+}
