@@ -99,8 +99,9 @@ func problemLines(err error) []string {
 // services are the long-lived parts shared by every configuration a process serves: they
 // survive reloads.
 type services struct {
-	log     *slog.Logger
-	access  *slog.Logger
+	log *slog.Logger
+	// access receives the gateway's access-log lines, which the gateway encodes itself.
+	access  io.Writer
 	metrics *admin.Metrics
 	keys    atomic.Pointer[keyCaches] // the serving configuration's; nil before the first
 	// stdout is where log-to-eventhub's stdout sinks write (nil: discarded).
@@ -285,7 +286,7 @@ func serveFile(ctx context.Context, path string, stdout, stderr io.Writer, ready
 	// costs no system call per request; problems are logged at once.
 	accessOut := gateway.NewLogWriter(stderr, accessLogFlush)
 	defer accessOut.Close()
-	svc := &services{log: log, stdout: stdout, access: slog.New(slog.NewJSONHandler(accessOut, nil)).With("log", "access")}
+	svc := &services{log: log, stdout: stdout, access: accessOut}
 	svc.metrics = admin.NewMetrics(svc.keySources)
 	if err := svc.startTracing(cfg.Tracing); err != nil {
 		return err
@@ -392,12 +393,12 @@ func (r *running) start() error {
 		r.announceKeys(kc)
 		apis, ops := plan.Summary()
 		opts := gateway.Options{
-			Timeouts:  *g.Timeouts,
-			Limits:    *g.Limits,
-			Observer:  r.svc.metrics,
-			Tracer:    r.svc.gatewayTracer(),
-			AccessLog: r.svc.access,
-			Log:       r.svc.log,
+			Timeouts:    *g.Timeouts,
+			Limits:      *g.Limits,
+			Observer:    r.svc.metrics,
+			Tracer:      r.svc.gatewayTracer(),
+			AccessLogTo: r.svc.access,
+			Log:         r.svc.log,
 		}
 		if err := r.listenGateway(g.Listen, "http", plan, opts, nil); err != nil {
 			return err
