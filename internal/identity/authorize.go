@@ -235,7 +235,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := strings.TrimSpace(r.PostForm.Get("login"))
-	user, err := s.signInUser(ctx, req.client.tenantID, username, r.PostForm.Get("passwd"))
+	user, err := s.signInUser(ctx, req.client.tenantID, username, r.PostForm.Get("passwd"), sourceOf(r))
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {
@@ -301,10 +301,15 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, req *aut
 }
 
 // signInUser authenticates a user by user principal name and password, throttling repeated
-// failures (AADSTS50053). For common/organizations the UPN's domain names the tenant.
-func (s *Server) signInUser(ctx context.Context, tid, username, password string) (*directory.User, error) {
+// failures per account and per source network (AADSTS50053). For common/organizations the
+// UPN's domain names the tenant.
+func (s *Server) signInUser(ctx context.Context, tid, username, password, source string) (*directory.User, error) {
 	if username == "" || password == "" {
 		return nil, errBadCredentials()
+	}
+	srcKey := userSourceKey(source)
+	if wait, blocked := s.throttle.blocked(srcKey); blocked {
+		return nil, errSourceLocked(wait)
 	}
 	key := "user:" + tid + ":" + strings.ToLower(username)
 	if wait, blocked := s.throttle.blocked(key); blocked {
@@ -313,6 +318,7 @@ func (s *Server) signInUser(ctx context.Context, tid, username, password string)
 	user, err := s.store.UserByName(ctx, tid, username)
 	if errors.Is(err, directory.ErrNotFound) {
 		s.throttle.fail(key)
+		s.throttle.fail(srcKey)
 		return nil, errUnknownUser(tid)
 	}
 	if err != nil {
@@ -326,11 +332,14 @@ func (s *Server) signInUser(ctx context.Context, tid, username, password string)
 	}
 	if !ok {
 		s.throttle.fail(key)
+		s.throttle.fail(srcKey)
 		return nil, errBadCredentials()
 	}
 	if !user.AccountEnabled {
 		return nil, errUserDisabled()
 	}
+	// The source's failures are not forgiven on success: one account the attacker holds
+	// would otherwise reset the count between guesses at others.
 	s.throttle.succeed(key)
 	return user, nil
 }

@@ -92,6 +92,13 @@ func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest, allo
 			}
 		}
 	}
+	hasCredential := req.clientSecret != "" || req.assertion != "" || req.assertionType != ""
+	srcKey := clientSourceKey(req.source)
+	if hasCredential {
+		if wait, blocked := s.throttle.blocked(srcKey); blocked {
+			return nil, errSourceThrottled(wait)
+		}
+	}
 	c, err := s.findClient(ctx, req.tenant, clientID)
 	if err != nil {
 		return nil, err
@@ -100,7 +107,6 @@ func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest, allo
 	if wait, blocked := s.throttle.blocked(throttleKey); blocked {
 		return nil, errClientThrottled(wait)
 	}
-	hasCredential := req.clientSecret != "" || req.assertion != "" || req.assertionType != ""
 	switch {
 	case !hasCredential && allowPublic && isPublicApp(c.app):
 		c.acr = acrPublic
@@ -126,6 +132,7 @@ func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest, allo
 		var pe *Error
 		if errors.As(err, &pe) && pe.OAuth == "invalid_client" {
 			s.throttle.fail(throttleKey)
+			s.throttle.fail(srcKey)
 		}
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func (s *Server) handleDeviceLogin(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, err.Error())
 		return
 	}
-	user, err := s.signInUser(ctx, dg.TenantID, username, r.PostForm.Get("passwd"))
+	user, err := s.signInUser(ctx, dg.TenantID, username, r.PostForm.Get("passwd"), sourceOf(r))
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {

@@ -49,6 +49,8 @@ type tokenRequest struct {
 	clientInfo   bool
 	// origin is the browser's Origin header: set for a single-page application's request.
 	origin string
+	// source is the network the request came from (sourceOf), for throttling.
+	source string
 }
 
 func (s *Server) handleToken(version int) http.HandlerFunc {
@@ -151,6 +153,7 @@ func (s *Server) parseTokenRequest(r *http.Request, version int) (*tokenRequest,
 		tokenUse:      form.Get("requested_token_use"),
 		clientInfo:    form.Get("client_info") == "1",
 		origin:        r.Header.Get("Origin"),
+		source:        sourceOf(r),
 	}
 	if user, pass, ok := basicAuth(r); ok {
 		if req.clientID != "" && req.clientID != user {
