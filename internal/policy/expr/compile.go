@@ -19,6 +19,7 @@ type cx struct {
 type scope struct {
 	names  map[string]int
 	types  map[string]*typeInfo
+	funcs  map[string]*localFunc
 	parent *scope
 }
 
@@ -231,6 +232,9 @@ func (c *compiler) chain(n node) (cx, error) {
 func (c *compiler) ident(x *identExpr) (cx, error) {
 	if slot, t, ok := c.lookup(x.name); ok {
 		return cx{fn: func(e *env) (any, error) { return e.locals[slot], nil }, t: t}, nil
+	}
+	if c.lookupFunc(x.name) != nil {
+		return cx{}, errAt(x.off, "the local function '%s' can only be called, not used as a value", x.name)
 	}
 	if x.name == "context" {
 		return cx{fn: func(e *env) (any, error) {
@@ -526,6 +530,9 @@ func (c *compiler) call(x *callExpr) (cx, error) {
 	case *memberExpr:
 		mx = f
 	case *identExpr:
+		if lf := c.lookupFunc(f.name); lf != nil {
+			return c.callLocal(lf, x, f.off)
+		}
 		return cx{}, errAt(f.off, "the method '%s' does not exist in policy expressions", f.name)
 	default:
 		return cx{}, errAt(x.off, "this expression cannot be called")
@@ -1098,6 +1105,9 @@ func (c *compiler) cast(x *castExpr) (cx, error) {
 	a, err := c.value(x.x)
 	if err != nil {
 		return cx{}, err
+	}
+	if narrowInts[x.t.name] != nil && !x.t.nullable && x.t.array == 0 {
+		return fold(cx{fn: narrowCast(x.t, a.fn), t: t}, a)
 	}
 	if a.t == t {
 		return a, nil

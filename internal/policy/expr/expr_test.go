@@ -370,7 +370,7 @@ func TestLoadErrors(t *testing.T) {
 		{"variables are read-only", `@{ context.Variables["x"] = 1; return 1; }`, 10, 40, "is read-only"},
 		{"request is read-only", `@{ context.Request.Method = "GET"; return 1; }`, 10, 39, "IRequest.Method is read-only"},
 		{"nesting bound", "@(" + strings.Repeat("!", 300) + "true)", 10, 221, "nested more than 200 levels"},
-		{"local function", `@{ int F(int x) { return x; } return F(1); }`, 10, 23, "local functions are not available"},
+		{"local function out parameter", `@{ void F(out int x) { x = 1; } return 1; }`, 10, 30, "out parameters of local functions are not available"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -315,6 +315,9 @@ func (ps *parser) parseStmt() (node, error) {
 			}
 		}
 	}
+	if f, err := ps.tryLocalFunc(); f != nil || err != nil {
+		return f, err
+	}
 	if d, err := ps.tryDecl(); d != nil || err != nil {
 		if err != nil {
 			return nil, err

@@ -53,6 +53,7 @@ type env struct {
 	locals []any
 	steps  int
 	alloc  int
+	depth  int // nesting of local function calls
 	ret    any
 	expr   *Expression
 }

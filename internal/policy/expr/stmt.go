@@ -22,6 +22,9 @@ func (c *compiler) block(b *blockStmt) (execFn, error) {
 }
 
 func (c *compiler) stmts(list []node) (execFn, error) {
+	if err := c.declareFuncs(list); err != nil {
+		return nil, err
+	}
 	var fns []execFn
 	for _, s := range list {
 		f, err := c.stmt(s)
@@ -71,6 +74,8 @@ func (c *compiler) stmt(n node) (execFn, error) {
 		}, nil
 	case *declStmt:
 		return c.decl(s)
+	case *localFuncStmt:
+		return c.localFuncDecl(s)
 	case *returnStmt:
 		if s.x == nil {
 			return func(e *env) (ctl, error) { e.ret = nil; return ctlReturn, nil }, nil

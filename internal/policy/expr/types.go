@@ -193,6 +193,7 @@ func buildRegistry() *registry {
 	r.buildStatics()
 	r.buildLinq()
 	r.buildXML()
+	r.buildBits()
 	for _, t := range r.types {
 		for n := range t.props {
 			r.memberNames[n] = true
