@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -178,6 +179,44 @@ func TestMSALWithInstanceDiscovery(t *testing.T) {
 		}
 		if dc.Result.VerificationURL != f.url+"/devicelogin" || len(dc.Result.UserCode) != 9 {
 			t.Errorf("device code result %+v", dc.Result)
+		}
+	})
+}
+
+// FuzzInstanceDiscovery asks about arbitrary authorize endpoints: the answer is 200 naming a
+// document under this service's own URL, or 400, never anything else.
+func FuzzInstanceDiscovery(f *testing.F) {
+	fx := newFixture(f)
+	for _, s := range []string{
+		fx.url + "/" + tenantID + "/oauth2/v2.0/authorize", fx.url + "/common/oauth2/authorize",
+		fx.url + "/../oauth2/v2.0/authorize", fx.url + "/a%2F..%2Fb/oauth2/v2.0/authorize", "https://evil.example/common/oauth2/v2.0/authorize",
+		fx.url + "@evil.example/x/oauth2/v2.0/authorize", "%zz", "",
+	} {
+		f.Add(s)
+	}
+	h := fx.server.Handler()
+	f.Fuzz(func(t *testing.T, endpoint string) {
+		req := httptest.NewRequest(http.MethodGet, "/common/discovery/instance?"+url.Values{"authorization_endpoint": {endpoint}}.Encode(), nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusBadRequest:
+			return
+		case http.StatusOK:
+		default:
+			t.Fatalf("status %d for %q: %s", rec.Code, endpoint, rec.Body)
+		}
+		var got instanceDiscovery
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		tenant, ok := strings.CutPrefix(got.TenantDiscoveryEndpoint, fx.url+"/")
+		if !ok {
+			t.Fatalf("%q answered with %q", endpoint, got.TenantDiscoveryEndpoint)
+		}
+		tenant, _, _ = strings.Cut(tenant, "/")
+		if !validTenantSegment(tenant) {
+			t.Fatalf("%q answered with tenant %q", endpoint, tenant)
 		}
 	})
 }
