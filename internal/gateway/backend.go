@@ -23,6 +23,9 @@ const (
 	ReasonBackendErrorStatus       = "BackendErrorStatusCode"
 	ReasonClientTimeout            = "ClientTimeout"
 	ReasonClientConnectionFailure  = "ClientConnectionFailure"
+	// ReasonBackendResponseTooLarge: a policy read a backend answer larger than
+	// gateway.limits max body into memory.
+	ReasonBackendResponseTooLarge = "BackendResponseTooLarge"
 )
 
 // smallBody is the largest backend answer of known length read whole before answering; longer
@@ -169,7 +172,7 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 	switch {
 	case stream == nil:
 		out.Body.Set(resp.Body())
-	case cl >= 0 && cl <= smallBody:
+	case cl >= 0 && cl <= smallBody && (plan.maxBody <= 0 || int64(cl) <= plan.maxBody):
 		f.body = f.body[:0]
 		if cap(f.body) < cl {
 			f.body = make([]byte, 0, cl)
@@ -187,6 +190,7 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 			size = -1
 		}
 		out.Body.SetStream(&backendStream{f: f, r: stream}, size, plan.maxBody)
+		out.Body.SetLimitError(responseTooLarge(plan.maxBody))
 	}
 	if opt.FailOnErrorStatusCode && out.StatusCode >= 400 {
 		return &policy.Failure{Source: "forward-request", Reason: ReasonBackendErrorStatus, StatusCode: out.StatusCode,
@@ -431,6 +435,7 @@ const (
 	msgBodyTooLarge   = "Request entity too large."
 	msgClientTimeout  = "Request timeout: the request was not received in time."
 	msgClientBody     = "Bad request: the request body could not be read."
+	msgResponseLarge  = "Bad gateway: the backend's answer is larger than the gateway accepts."
 	http500Message    = "Internal server error"
 )
 
@@ -441,6 +446,16 @@ func bodyFailure(err error) *policy.Failure {
 	}
 	return &policy.Failure{Source: "forward-request", Reason: ReasonBackendConnectionFailure, StatusCode: 502,
 		Message: msgBackendFailure, Detail: fmt.Sprintf("reading the client's body: %v", err), Err: err}
+}
+
+// responseTooLarge is the failure of a policy that reads a backend answer over the limit into
+// memory (set-body, find-and-replace, context.Response.Body in an expression): a 502, as the
+// backend answered something the gateway cannot handle. The body streams through untouched
+// when no policy reads it, whatever its size.
+func responseTooLarge(limit int64) *policy.Failure {
+	return &policy.Failure{Reason: ReasonBackendResponseTooLarge, StatusCode: 502, Message: msgResponseLarge,
+		Detail: fmt.Sprintf("the backend's answer is larger than gateway.limits max body (%d bytes)", limit),
+		Err:    policy.ErrBodyTooLarge}
 }
 
 // clientBodyFailure is a forward that failed because the client's body did not arrive.

@@ -128,6 +128,9 @@ type Body struct {
 	size   int64 // length of stream, -1 when unknown
 	limit  int64
 	loaded bool
+	// overLimit is what Bytes returns past limit instead of ErrBodyTooLarge: whose body it
+	// is decides the answer (a client's request is 413, a backend's answer 502).
+	overLimit error
 }
 
 // ErrBodyTooLarge is returned by Body.Bytes when the body exceeds the gateway's limit.
@@ -138,6 +141,10 @@ var ErrBodyTooLarge = errors.New("body exceeds the size limit")
 func (b *Body) SetStream(r io.Reader, size, limit int64) {
 	*b = Body{stream: r, size: size, limit: limit}
 }
+
+// SetLimitError makes Bytes return err, instead of ErrBodyTooLarge, when the stream set by
+// SetStream is larger than its limit. err should wrap ErrBodyTooLarge.
+func (b *Body) SetLimitError(err error) { b.overLimit = err }
 
 // Set replaces the body with data.
 func (b *Body) Set(data []byte) { *b = Body{data: data, loaded: true, size: int64(len(data))} }
@@ -156,6 +163,9 @@ func (b *Body) Bytes() ([]byte, error) {
 		return nil, err
 	}
 	if b.limit > 0 && int64(len(data)) > b.limit {
+		if b.overLimit != nil {
+			return nil, b.overLimit
+		}
 		return nil, ErrBodyTooLarge
 	}
 	b.Set(data)

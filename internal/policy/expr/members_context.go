@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
@@ -236,7 +237,7 @@ func (r *registry) buildContext() {
 		}
 		data, err := body.Bytes()
 		if err != nil {
-			return nil, throw("InvalidOperationException", "the body cannot be read: %v", err)
+			return nil, bodyUnreadable(err)
 		}
 		if err := e.charge(len(data)); err != nil {
 			return nil, err
@@ -288,7 +289,7 @@ func (r *registry) buildContext() {
 		}
 		data, err := body.Bytes()
 		if err != nil {
-			return nil, throw("InvalidOperationException", "the body cannot be read: %v", err)
+			return nil, bodyUnreadable(err)
 		}
 		if err := e.charge(2 * len(data)); err != nil {
 			return nil, err
@@ -850,4 +851,14 @@ func (r *registry) buildJwt() {
 		}
 		return x.Password, nil
 	})
+}
+
+// bodyUnreadable is the error of reading a body: the gateway's own failure (a backend answer
+// over its limit) as it is, so that the client gets its status; anything else an exception.
+func bodyUnreadable(err error) error {
+	var f *policy.Failure
+	if errors.As(err, &f) {
+		return err
+	}
+	return throw("InvalidOperationException", "the body cannot be read: %v", err)
 }
