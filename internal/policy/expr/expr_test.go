@@ -354,7 +354,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown member", `@(context.Request.Foo)`, 10, 38, "IRequest.Foo is not available in policy expressions"},
 		{"unknown jwt member", `@(((Jwt)context.Variables["x"]).Secret)`, 10, 52, "Jwt.Secret is not available"},
 		{"unknown name", `@(foo + 1)`, 10, 22, "the name 'foo' does not exist"},
-		{"unknown type", `@(new XmlDocument())`, 10, 26, "XmlDocument is not available"},
+		{"unknown type", `@(new XmlSerializer())`, 10, 26, "XmlSerializer is not available"},
 		{"syntax on line 2", "@{\n  return 1 +;\n}", 11, 13, "expected an expression"},
 		{"unclosed string", `@("abc)`, 10, 22, "string literal is not closed"},
 		{"missing return", `@{ var x = 1; }`, 10, 34, "not all code paths return a value"},

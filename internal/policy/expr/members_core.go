@@ -268,6 +268,8 @@ func (r *registry) typeOf(v any) *typeInfo {
 		return r.types["XNamespace"]
 	case time.Time, time.Duration:
 		return r.typeOf(normalize(v))
+	case *XmlDocument, *xmlNode, *xmlAttrs:
+		return r.xmlDOMType(v)
 	}
 	return nil
 }

@@ -194,6 +194,7 @@ func buildRegistry() *registry {
 	r.buildLinq()
 	r.buildXML()
 	r.buildBits()
+	r.buildXMLDOM()
 	for _, t := range r.types {
 		for n := range t.props {
 			r.memberNames[n] = true
