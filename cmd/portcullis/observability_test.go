@@ -20,6 +20,7 @@ import (
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"portcullis/internal/identity"
@@ -28,6 +29,7 @@ import (
 // exportedSpan is a span as an OTLP collector received it.
 type exportedSpan struct {
 	traceID, spanID, parentID, name, service string
+	kind                                     tracepb.Span_SpanKind
 	attrs                                    map[string]string
 }
 
@@ -83,7 +85,7 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				o.spans = append(o.spans, exportedSpan{
 					traceID: hex.EncodeToString(s.TraceId), spanID: hex.EncodeToString(s.SpanId),
-					parentID: hex.EncodeToString(s.ParentSpanId), name: s.Name, service: service, attrs: attrs,
+					parentID: hex.EncodeToString(s.ParentSpanId), name: s.Name, service: service, attrs: attrs, kind: s.Kind,
 				})
 			}
 		}
@@ -252,13 +254,16 @@ tracing:
 			t.Fatalf("serve exited with %d: %s", code, in.stderr.String())
 		}
 		spans := collector.received()
-		var gw *exportedSpan
+		var gw, call *exportedSpan
 		for i, s := range spans {
 			if s.service != "portcullis-under-test" {
 				t.Errorf("span %q has service.name %q", s.name, s.service)
 			}
-			if s.traceID == clientTrace {
+			if s.traceID == clientTrace && s.kind == tracepb.Span_SPAN_KIND_SERVER {
 				gw = &spans[i]
+			}
+			if s.traceID == clientTrace && s.kind == tracepb.Span_SPAN_KIND_CLIENT {
+				call = &spans[i]
 			}
 			for _, v := range s.attrs {
 				if strings.Contains(v, access) || strings.Contains(v, clientSecret) || strings.Contains(v, "not-logged") {
@@ -273,10 +278,19 @@ tracing:
 			gw.attrs["portcullis.api"] != "echo-api" || gw.attrs["url.path"] != "/echo/items" {
 			t.Errorf("gateway span: %+v", *gw)
 		}
+		// forward-request's call is a client span, child of the gateway's server span, and the
+		// traceparent the backend receives names it.
+		if call == nil {
+			t.Fatalf("no client span for the backend call in trace %s; spans: %+v", clientTrace, spans)
+		}
+		if call.parentID != gw.spanID || call.name != "GET" || call.attrs["http.response.status_code"] != "200" ||
+			call.attrs["server.address"] != strings.TrimPrefix(backend.URL, "http://") {
+			t.Errorf("backend call span: %+v (gateway span %s)", *call, gw.spanID)
+		}
 		backendSaw.Lock()
 		saw := backendSaw.traceparent
 		backendSaw.Unlock()
-		if want := "00-" + clientTrace + "-" + gw.spanID + "-01"; len(saw) != 1 || saw[0] != want {
+		if want := "00-" + clientTrace + "-" + call.spanID + "-01"; len(saw) != 1 || saw[0] != want {
 			t.Errorf("backend received traceparent %q, want [%q]", saw, want)
 		}
 		unauthorized, tokenSpans := 0, 0

@@ -139,15 +139,19 @@ func (f *forwarder) Forward(ctx *policy.Context, opt policy.ForwardOptions) erro
 	if timeout <= 0 {
 		timeout = plan.backendTimeout
 	}
+	bspan := ex.startBackendSpan(req, &in.Header, in.Method, host)
 	resp := fasthttp.AcquireResponse()
 	err := plan.do(ex.api, u, req, resp, timeout, opt.FollowRedirects, ctx.BackendCertificate)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
+		failure := forwardFailure(err, timeout)
 		if ex.body.err != nil {
-			return clientBodyFailure(ex.body.err)
+			failure = clientBodyFailure(ex.body.err)
 		}
-		return forwardFailure(err, timeout)
+		endBackendSpan(bspan, 0, failure)
+		return failure
 	}
+	endBackendSpan(bspan, resp.StatusCode(), nil)
 	f.resp = resp
 
 	out := ctx.Response

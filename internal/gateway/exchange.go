@@ -30,6 +30,7 @@ type exchange struct {
 	plan    *Plan
 	api     *apiRoute
 	obs     Observation
+	span    RequestSpan // the request's span, nil without tracing
 }
 
 func newExchange() *exchange {
@@ -56,6 +57,7 @@ func (ex *exchange) reset() {
 	ex.strs = nil // policies may keep strings pointing into it
 	ex.plan, ex.api = nil, nil
 	ex.obs = Observation{}
+	ex.span = nil
 	ex.m.api, ex.m.route, ex.m.rest, ex.m.nparams = nil, nil, nil, 0
 }
 

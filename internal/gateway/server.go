@@ -148,6 +148,7 @@ func (s *Server) handle(rc *fasthttp.RequestCtx) {
 	s.requestID(&id)
 	o.RequestID = ex.str(id[:])
 	span := s.startSpan(rc)
+	ex.span = span
 	if !s.serveSafely(rc, plan, ex, o) {
 		// A panicking request may have left the exchange half-used: drop it.
 		s.finish(rc, ex, o)

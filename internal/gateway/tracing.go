@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"portcullis/internal/policy"
 )
 
 // Tracer starts a span for each request (OpenTelemetry, wired in by the command). The gateway
@@ -19,8 +22,20 @@ type Tracer interface {
 type RequestSpan interface {
 	// TraceContext is the W3C traceparent and tracestate naming this span, for the backend.
 	TraceContext() (traceparent, tracestate string)
+	// StartBackend begins the client span of one call to the backend (each forward-request,
+	// each retry), a child of this span. host is the backend's host[:port].
+	StartBackend(method, host string) BackendSpan
 	// End records the request's outcome and ends the span. It must not keep o.
 	End(o *Observation)
+}
+
+// BackendSpan is the span of one call to the backend.
+type BackendSpan interface {
+	// TraceContext is the W3C traceparent and tracestate naming this span, for the backend.
+	TraceContext() (traceparent, tracestate string)
+	// End records the backend's status (0 when it did not answer) and the failure reason
+	// ("" on an answer) and ends the span.
+	End(status int, failureReason string)
 }
 
 // startSpan begins the request's span and makes the request carry its trace context, so that
@@ -42,6 +57,45 @@ func (s *Server) startSpan(rc *fasthttp.RequestCtx) RequestSpan {
 		}
 	}
 	return span
+}
+
+// startBackendSpan begins the span of a backend call, and makes req name it when the request
+// still carries the gateway's own trace context: a traceparent a policy set is left alone.
+func (ex *exchange) startBackendSpan(req *fasthttp.Request, in *policy.Header, method, host string) BackendSpan {
+	if ex.span == nil {
+		return nil
+	}
+	bs := ex.span.StartBackend(method, host)
+	tp, ts := bs.TraceContext()
+	if tp == "" {
+		return bs
+	}
+	own, _ := ex.span.TraceContext()
+	if cur, _ := in.Get("traceparent"); cur != own {
+		return bs
+	}
+	for _, f := range in.Fields() { // req keeps the client's spelling of the names
+		if strings.EqualFold(f.Name, "traceparent") || strings.EqualFold(f.Name, "tracestate") {
+			req.Header.Del(f.Name)
+		}
+	}
+	req.Header.Set("traceparent", tp)
+	if ts != "" {
+		req.Header.Set("tracestate", ts)
+	}
+	return bs
+}
+
+// endBackendSpan ends a backend call's span with its answer's status or its failure.
+func endBackendSpan(bs BackendSpan, status int, failure *policy.Failure) {
+	if bs == nil {
+		return
+	}
+	if failure != nil {
+		bs.End(0, failure.Reason)
+		return
+	}
+	bs.End(status, "")
 }
 
 func endSpan(span RequestSpan, o *Observation) {

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -45,6 +46,43 @@ func (s *requestSpan) TraceContext() (string, string) {
 	c := propagation.MapCarrier{}
 	s.t.prop.Inject(trace.ContextWithSpan(context.Background(), s.span), c)
 	return c["traceparent"], c["tracestate"]
+}
+
+// StartBackend begins the client span of a call to the backend, child of the request's span.
+func (s *requestSpan) StartBackend(method, host string) gateway.BackendSpan {
+	ctx := trace.ContextWithSpan(context.Background(), s.span)
+	_, span := s.t.tracer.Start(ctx, method,
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("http.request.method", method),
+			attribute.String("server.address", host), // the URL's path and query are not recorded
+		))
+	return &backendSpan{t: s.t, span: span}
+}
+
+type backendSpan struct {
+	t    *Tracing
+	span trace.Span
+}
+
+func (s *backendSpan) TraceContext() (string, string) {
+	c := propagation.MapCarrier{}
+	s.t.prop.Inject(trace.ContextWithSpan(context.Background(), s.span), c)
+	return c["traceparent"], c["tracestate"]
+}
+
+func (s *backendSpan) End(status int, failureReason string) {
+	if status > 0 {
+		s.span.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	if failureReason != "" {
+		s.span.SetAttributes(attribute.String("error.type", failureReason))
+		s.span.SetStatus(codes.Error, failureReason)
+	} else if status >= 400 { // a client span's 4xx is an error too (OpenTelemetry HTTP conventions)
+		s.span.SetAttributes(attribute.String("error.type", strconv.Itoa(status)))
+		s.span.SetStatus(codes.Error, "")
+	}
+	s.span.End()
 }
 
 func (s *requestSpan) End(o *gateway.Observation) {
