@@ -282,6 +282,7 @@ func TestTokenDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	missing := filepath.Join(t.TempDir(), "missing.xml")
 	var want bytes.Buffer
 	if err := parsed.Render(&want, at); err != nil {
 		t.Fatal(err)
@@ -305,6 +306,9 @@ func TestTokenDecode(t *testing.T) {
 		{name: "a terminal on standard input", stdin: "/dev/null", wantCode: 2, wantErr: "give the token as an argument, or pipe it on standard input"},
 		{name: "bad --at", args: []string{tok, "--at", "tomorrow"}, wantCode: 2, wantErr: "--at \"tomorrow\""},
 		{name: "two tokens", args: []string{tok, tok}, wantCode: 2, wantErr: "accepts at most 1 arg"},
+		// A file that cannot be read is named alone, not as a place "missing.xml:0:0" in it.
+		{name: "missing --policy file", args: []string{tok, "--policy", missing}, wantCode: 1,
+			wantErr: "portcullis: " + missing + ": cannot read policy file: no such file\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
