@@ -270,6 +270,10 @@ func (r *registry) typeOf(v any) *typeInfo {
 		return r.typeOf(normalize(v))
 	case *XmlDocument, *xmlNode, *xmlAttrs:
 		return r.xmlDOMType(v)
+	case *xmlReader:
+		return r.types["XmlReader"]
+	case *stringReader:
+		return r.types["StringReader"]
 	}
 	return nil
 }

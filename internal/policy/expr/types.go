@@ -195,6 +195,7 @@ func buildRegistry() *registry {
 	r.buildXML()
 	r.buildBits()
 	r.buildXMLDOM()
+	r.buildXMLReader()
 	for _, t := range r.types {
 		for n := range t.props {
 			r.memberNames[n] = true
