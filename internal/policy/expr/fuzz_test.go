@@ -25,6 +25,8 @@ func FuzzCompile(f *testing.F) {
 		`@{ try { return int.Parse("x"); } catch (Exception e) { return e.Message; } }`,
 		`@(new[] {1,2,3}.Where(x => x > 1).Select(x => x * 2).Sum())`,
 		`@(Regex.Match("abc", "(?<n>b)").Groups["n"].Value)`,
+		`@{ int F(int n) { return n <= 1 ? 1 : n * F(n - 1); } short G(short s) => (short)(s << 1); return F(5) + G((short)3); }`,
+		`@{ var d = new XmlDocument(); d.LoadXml("<a x=\"1\"><b>t</b></a>"); return d.SelectSingleNode("//b").InnerText + d.DocumentElement.Attributes["x"]?.Value; }`,
 	} {
 		f.Add(s)
 	}
