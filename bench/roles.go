@@ -12,12 +12,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/valyala/fasthttp"
 )
 
@@ -74,17 +72,12 @@ func runRole(role string, args []string) int {
 		fmt.Println(r.NsPerOp())
 		return 0
 	case "rate":
-		target := vegeta.Target{Method: "GET", URL: *url, Header: http.Header{}}
-		if name, value, ok := strings.Cut(*header, ":"); ok {
-			target.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+		p50, p99, ok, err := constantRate(*url, *header, *rate, *duration)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
-		attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Connections(64), vegeta.MaxConnections(64), vegeta.Timeout(10*time.Second))
-		var m vegeta.Metrics
-		for res := range attacker.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: *rate, Per: time.Second}, *duration, "rate") {
-			m.Add(res)
-		}
-		m.Close()
-		fmt.Println(m.Latencies.P50.Nanoseconds(), m.Latencies.P99.Nanoseconds(), m.Success)
+		fmt.Println(p50.Nanoseconds(), p99.Nanoseconds(), ok)
 		return 0
 	case "conns":
 		var conns []net.Conn
