@@ -26,7 +26,7 @@ func (h *harness) extras(ctx context.Context, results []result, by map[string]*r
 	x := &h.extra
 	x.rate = int(jwt.rps / 2)
 	fmt.Fprintf(os.Stderr, "latency at a fixed %d requests/s: limit, then Portcullis with validate-jwt...\n", x.rate)
-	x.limitP99, x.latencyErr = h.fixedRateP99(ctx, "http://"+h.backendAddr+"/echo/item", "")
+	x.limitP99, x.latencyErr = h.fixedRateP99(ctx, "http://"+h.backendAddr+"/echo/item", "Authorization: Bearer "+h.token)
 	if x.latencyErr == nil {
 		url, stop, err := h.portcullis(1, true)(ctx)
 		if err != nil {
