@@ -195,23 +195,12 @@ func (p *validateAzureADToken) checks(ctx *policy.Context) (*jwt.Checks, error) 
 		return v.String(ctx)
 	}
 	c := &jwt.Checks{}
-	for _, v := range p.audiences {
-		s, err := str(v)
-		if err != nil {
-			return nil, err
-		}
-		c.Audiences = append(c.Audiences, strings.TrimSpace(s))
+	var err error
+	if c.Audiences, err = trimmedValues(p.audiences, str); err != nil {
+		return nil, err
 	}
-	for _, cl := range p.claims {
-		req := jwt.ClaimRequirement{Name: cl.name, MatchAny: cl.matchAny, Separator: cl.separator}
-		for _, v := range cl.values {
-			s, err := str(v)
-			if err != nil {
-				return nil, err
-			}
-			req.Values = append(req.Values, s)
-		}
-		c.RequiredClaims = append(c.RequiredClaims, req)
+	if c.RequiredClaims, err = claimRequirements(p.claims, str); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

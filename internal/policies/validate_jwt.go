@@ -591,21 +591,35 @@ func (p *validateJWT) checks(ctx *policy.Context) (*jwt.Checks, error) {
 	if c.ClockSkew, err = parseSkew(s); err != nil {
 		return nil, fmt.Errorf("clock-skew: %w", err)
 	}
-	for _, v := range p.audiences {
+	if c.Audiences, err = trimmedValues(p.audiences, str); err != nil {
+		return nil, err
+	}
+	if c.Issuers, err = trimmedValues(p.issuers, str); err != nil {
+		return nil, err
+	}
+	if c.RequiredClaims, err = claimRequirements(p.claims, str); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// trimmedValues evaluates a list of audiences or issuers.
+func trimmedValues(values []policy.Value, str func(policy.Value) (string, error)) ([]string, error) {
+	var out []string
+	for _, v := range values {
 		s, err := str(v)
 		if err != nil {
 			return nil, err
 		}
-		c.Audiences = append(c.Audiences, strings.TrimSpace(s))
+		out = append(out, strings.TrimSpace(s))
 	}
-	for _, v := range p.issuers {
-		s, err := str(v)
-		if err != nil {
-			return nil, err
-		}
-		c.Issuers = append(c.Issuers, strings.TrimSpace(s))
-	}
-	for _, cl := range p.claims {
+	return out, nil
+}
+
+// claimRequirements evaluates <required-claims> (validate-jwt and validate-azure-ad-token).
+func claimRequirements(claims []claimSpec, str func(policy.Value) (string, error)) ([]jwt.ClaimRequirement, error) {
+	var out []jwt.ClaimRequirement
+	for _, cl := range claims {
 		r := jwt.ClaimRequirement{Name: cl.name, MatchAny: cl.matchAny, Separator: cl.separator}
 		for _, v := range cl.values {
 			s, err := str(v)
@@ -614,9 +628,9 @@ func (p *validateJWT) checks(ctx *policy.Context) (*jwt.Checks, error) {
 			}
 			r.Values = append(r.Values, s)
 		}
-		c.RequiredClaims = append(c.RequiredClaims, r)
+		out = append(out, r)
 	}
-	return c, nil
+	return out, nil
 }
 
 func (p *validateJWT) Run(ctx *policy.Context) error {
