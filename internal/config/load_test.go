@@ -180,6 +180,11 @@ func TestLoadErrors(t *testing.T) {
 			want: `portcullis.yaml:2:10: admin token is empty: remove the key to turn the management API off`,
 		},
 		{
+			name: "guessable admin token",
+			yaml: "admin:\n  token: secret\n",
+			want: `portcullis.yaml:2:10: admin token is 6 characters: use at least 16 random ones (e.g. openssl rand -base64 32)`,
+		},
+		{
 			name: "identity seed mistakes",
 			yaml: `identity:
   tenants:

@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// MinAdminTokenLength is the shortest admin.token accepted.
+const MinAdminTokenLength = 16
+
 // Defaults (CONTRACT.md §2 and APIM's own defaults).
 const (
 	DefaultData            = "./portcullis-data"
@@ -450,8 +453,13 @@ func isGUID(s string) bool {
 
 func (l *loader) admin(a *Admin) {
 	l.listen("admin.listen", &a.Listen, DefaultAdminListen)
-	if l.has("admin.token") && a.Token == "" {
+	switch {
+	case l.has("admin.token") && a.Token == "":
 		l.fail("admin.token", "admin token is empty: remove the key to turn the management API off")
+	case a.Token != "" && len(a.Token) < MinAdminTokenLength:
+		// The token is the whole of the management API's authentication: a guessable one hands
+		// the directory (secrets, consent, keys) to whoever guesses it.
+		l.fail("admin.token", "admin token is %d characters: use at least %d random ones (e.g. openssl rand -base64 32)", len(a.Token), MinAdminTokenLength)
 	}
 }
 
