@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/netip"
@@ -220,7 +221,7 @@ func splitHost(h []byte, tls bool) ([]byte, int) {
 	end := len(h)
 	for i := len(h) - 1; i >= 0; i-- {
 		if h[i] == ':' {
-			if i > 0 && h[i-1] == ']' || !containsByte(h[:i], ':') {
+			if i > 0 && h[i-1] == ']' || bytes.IndexByte(h[:i], ':') < 0 {
 				p := 0
 				ok := i+1 < len(h)
 				for _, c := range h[i+1:] {
@@ -243,21 +244,12 @@ func splitHost(h []byte, tls bool) ([]byte, int) {
 	return h[:end], port
 }
 
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
 // parseQueryInto reads a raw query string; malformed escapes are kept as sent (as
 // policy.ParseQuery does), and unescaping allocates only when there is something to unescape.
 func (ex *exchange) parseQueryInto(q *policy.Query, raw []byte) {
 	for len(raw) > 0 {
 		var pair []byte
-		if i := indexByte(raw, '&'); i >= 0 {
+		if i := bytes.IndexByte(raw, '&'); i >= 0 {
 			pair, raw = raw[:i], raw[i+1:]
 		} else {
 			pair, raw = raw, nil
@@ -266,7 +258,7 @@ func (ex *exchange) parseQueryInto(q *policy.Query, raw []byte) {
 			continue
 		}
 		name, value := pair, []byte(nil)
-		if i := indexByte(pair, '='); i >= 0 {
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
 			name, value = pair[:i], pair[i+1:]
 		}
 		q.Add(ex.unescapeQuery(name), ex.unescapeQuery(value))
@@ -275,22 +267,13 @@ func (ex *exchange) parseQueryInto(q *policy.Query, raw []byte) {
 
 func (ex *exchange) unescapeQuery(b []byte) string {
 	s := ex.str(b)
-	if !containsByte(b, '%') && !containsByte(b, '+') {
+	if bytes.IndexByte(b, '%') < 0 && bytes.IndexByte(b, '+') < 0 {
 		return s
 	}
 	if u, err := url.QueryUnescape(s); err == nil {
 		return u
 	}
 	return s
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func methodString(m []byte) string {

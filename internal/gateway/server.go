@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -379,12 +380,12 @@ func checkFraming(raw []byte) string {
 	var firstCL []byte
 	for len(raw) > 0 {
 		line := raw
-		if i := indexByte(raw, '\n'); i >= 0 {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
 			line, raw = raw[:i], raw[i+1:]
 		} else {
 			raw = nil
 		}
-		colon := indexByte(line, ':')
+		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
 			continue
 		}

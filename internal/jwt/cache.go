@@ -29,6 +29,11 @@ type Cache struct {
 type cacheShard struct {
 	mu sync.RWMutex
 	m  map[cacheKey]*cacheEntry
+	// order holds the keys in the order they were stored, as a ring: a full shard drops the
+	// oldest, in constant time (picking a victim by ranging over the map walked its
+	// tombstones, and cost more than the rest of a cache insert).
+	order []cacheKey
+	next  int // the ring's oldest slot once it is full
 }
 
 type cacheKey struct {
@@ -97,29 +102,23 @@ func (c *Cache) remove(k cacheKey) {
 	s.mu.Unlock()
 }
 
-// put stores e; when the shard is full it drops the expired entries among a few it looks
-// at, or else an arbitrary one (map iteration order is random).
-func (c *Cache) put(k cacheKey, e *cacheEntry, now int64) {
+// put stores e; a full shard first drops its oldest entry. Entries removed earlier may
+// still have a slot in the ring: dropping them again is a no-op, and the shard holds one
+// entry fewer until the ring comes round.
+func (c *Cache) put(k cacheKey, e *cacheEntry) {
 	s := c.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[k]; !ok && len(s.m) >= c.perShard {
-		evicted, looked := false, 0
-		for key, old := range s.m {
-			if old.expires < now {
-				delete(s.m, key)
-				evicted = true
-			}
-			if looked++; looked >= 8 {
-				break
-			}
-		}
-		if !evicted {
-			for key := range s.m {
-				delete(s.m, key)
-				break
-			}
-		}
+	if _, ok := s.m[k]; ok {
+		s.m[k] = e
+		return
+	}
+	if len(s.order) < c.perShard {
+		s.order = append(s.order, k)
+	} else {
+		delete(s.m, s.order[s.next])
+		s.order[s.next] = k
+		s.next = (s.next + 1) % len(s.order)
 	}
 	s.m[k] = e
 }

@@ -11,7 +11,7 @@ func TestCacheHitNeedsTheSameToken(t *testing.T) {
 	c := NewCache(0)
 	const stored, other = "aaa.bbb.ccc", "aaa.bbb.ccd"
 	k := c.key(stored, 1)
-	c.put(k, &cacheEntry{raw: stored, tok: &Token{Raw: stored}, expires: time.Now().Add(time.Hour).UnixNano(), src: -1}, time.Now().UnixNano())
+	c.put(k, &cacheEntry{raw: stored, tok: &Token{Raw: stored}, expires: time.Now().Add(time.Hour).UnixNano(), src: -1})
 	cases := []struct {
 		name string
 		key  cacheKey

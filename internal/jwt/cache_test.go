@@ -147,3 +147,33 @@ func TestIssuerCheckedWhileSourceHasNoKeys(t *testing.T) {
 		t.Fatalf("with the source's issuer known: %v", err)
 	}
 }
+
+// TestCacheDropsOldestFirst: a full shard makes room by dropping the entry stored longest ago,
+// and storing a key it already holds drops nothing.
+func TestCacheDropsOldestFirst(t *testing.T) {
+	c := NewCache(2 * cacheShards) // two entries per shard
+	key := func(i uint64) cacheKey { return cacheKey{hash: i, cfg: 1} } // small hashes: all in shard 0
+	entry := func(name string) *cacheEntry { return &cacheEntry{raw: name, tok: &Token{Raw: name}} }
+	c.put(key(1), entry("a"))
+	c.put(key(2), entry("b"))
+	c.put(key(2), entry("b")) // already held: nothing dropped
+	if _, ok := c.get(key(1), "a"); !ok {
+		t.Fatal("storing a held key again dropped another entry")
+	}
+	c.put(key(3), entry("c"))
+	if _, ok := c.get(key(1), "a"); ok {
+		t.Fatal("the oldest entry is still there after the shard overflowed")
+	}
+	for i, name := range map[uint64]string{2: "b", 3: "c"} {
+		if _, ok := c.get(key(i), name); !ok {
+			t.Fatalf("entry %q was dropped instead of the oldest", name)
+		}
+	}
+	c.put(key(4), entry("d"))
+	if _, ok := c.get(key(2), "b"); ok {
+		t.Fatal("the ring did not come round to the next oldest entry")
+	}
+	if n := c.Len(); n != 2 {
+		t.Fatalf("shard holds %d entries, bound 2", n)
+	}
+}

@@ -153,7 +153,7 @@ func (v *Validator) ValidateWith(raw string, c *Checks) (*Token, error) {
 		if same {
 			tok.Raw = raw
 		}
-		v.cfg.Cache.put(key, &cacheEntry{raw: raw, tok: tok, expires: exp.UnixNano(), src: vk.src, gen: vk.gen, keyIssuer: vk.issuer}, now.UnixNano())
+		v.cfg.Cache.put(key, &cacheEntry{raw: raw, tok: tok, expires: exp.UnixNano(), src: vk.src, gen: vk.gen, keyIssuer: vk.issuer})
 	}
 	return tok, nil
 }
