@@ -151,7 +151,7 @@ func TestIssuerCheckedWhileSourceHasNoKeys(t *testing.T) {
 // TestCacheDropsOldestFirst: a full shard makes room by dropping the entry stored longest ago,
 // and storing a key it already holds drops nothing.
 func TestCacheDropsOldestFirst(t *testing.T) {
-	c := NewCache(2 * cacheShards) // two entries per shard
+	c := NewCache(2 * cacheShards)                                      // two entries per shard
 	key := func(i uint64) cacheKey { return cacheKey{hash: i, cfg: 1} } // small hashes: all in shard 0
 	entry := func(name string) *cacheEntry { return &cacheEntry{raw: name, tok: &Token{Raw: name}} }
 	c.put(key(1), entry("a"))
