@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 type extra struct {
 	rate                  int           // fixed rate of the latency comparison
 	limitP99, jwtP99      time.Duration // p99 at that rate
+	nginxP99              time.Duration // the proxy floor's, for reference
 	rssKiB, rssConns      int
 	latencyErr, memoryErr error
 }
@@ -25,16 +27,8 @@ func (h *harness) extras(ctx context.Context, results []result, by map[string]*r
 	}
 	x := &h.extra
 	x.rate = int(jwt.rps / 2)
-	fmt.Fprintf(os.Stderr, "latency at a fixed %d requests/s: limit, then Portcullis with validate-jwt...\n", x.rate)
-	x.limitP99, x.latencyErr = h.fixedRateP99(ctx, "http://"+h.backendAddr+"/echo/item", "Authorization: Bearer "+h.token)
-	if x.latencyErr == nil {
-		url, stop, err := h.portcullis(1, true)(ctx)
-		if err != nil {
-			return nil, err
-		}
-		x.jwtP99, x.latencyErr = h.fixedRateP99(ctx, url, "Authorization: Bearer "+h.token)
-		stop()
-	}
+	fmt.Fprintf(os.Stderr, "latency at a fixed %d requests/s: the limit, Portcullis with validate-jwt and nginx, alternately...\n", x.rate)
+	x.limitP99, x.jwtP99, x.nginxP99, x.latencyErr = h.fixedRateComparison(ctx)
 
 	fmt.Fprintln(os.Stderr, "resident memory at 1,000 keep-alive connections...")
 	url, stop, err := h.portcullis(1, true)(ctx)
@@ -52,6 +46,44 @@ func (h *harness) extras(ctx context.Context, results []result, by map[string]*r
 	}
 	stop()
 	return results, nil
+}
+
+// fixedRateComparison measures the p99 at the fixed rate of the limit, of Portcullis with the
+// article's validate-jwt and, for reference, of the nginx proxy floor, in alternation, runs
+// times each, and returns the median of each.
+func (h *harness) fixedRateComparison(ctx context.Context) (limit, jwt, nginx time.Duration, err error) {
+	header := "Authorization: Bearer " + h.token
+	targets := []struct {
+		name  string
+		start func(context.Context) (string, func(), error)
+		url   string
+		p99s  []time.Duration
+	}{
+		{name: "limit", start: func(context.Context) (string, func(), error) {
+			return "http://" + h.backendAddr + "/echo/item", func() {}, nil
+		}},
+		{name: "portcullis-jwt", start: h.portcullis(1, true)},
+		{name: "nginx", start: h.startNginx},
+	}
+	for i := range targets {
+		url, stop, err := targets[i].start(ctx)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("%s: %w", targets[i].name, err)
+		}
+		defer stop()
+		targets[i].url = url
+	}
+	for range h.opt.runs {
+		for i := range targets {
+			p99, err := h.fixedRateP99(ctx, targets[i].url, header)
+			if err != nil {
+				return 0, 0, 0, fmt.Errorf("%s: %w", targets[i].name, err)
+			}
+			targets[i].p99s = append(targets[i].p99s, p99)
+		}
+	}
+	med := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	return med(targets[0].p99s), med(targets[1].p99s), med(targets[2].p99s), nil
 }
 
 func (h *harness) fixedRateP99(ctx context.Context, url, header string) (time.Duration, error) {
@@ -88,7 +120,7 @@ func (h *harness) report(results []result, took time.Duration) string {
 	limit, nginx := find("limit"), find("nginx")
 	fmt.Fprintf(&b, "Machine: %s.  \n", machineDescription())
 	fmt.Fprintf(&b, "Command: `go run ./bench -duration %s -connections %d -runs %d` (took %s). ", o.duration, o.connections, o.runs, took.Round(time.Second))
-	fmt.Fprintf(&b, "The system under test and its backend share core %s; wrk (`-t1 -c%d`) runs on core %s. Each row is the median of %d runs.\n\n", o.sutCPU, o.connections, o.loadCPU, o.runs)
+	fmt.Fprintf(&b, "The system under test and its backend share core %s; wrk (`-t1 -c%d`) runs on core %s. Every system runs at once, idle between its turns; the scenarios are measured in %d interleaved rounds and each row is the median of its rounds.\n\n", o.sutCPU, o.connections, o.loadCPU, o.runs)
 	b.WriteString("| scenario | what | requests/s | p50 | p99 | × limit | × nginx | failed |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d |\n", r.name, r.what, r.rps, r.p50, r.p99, ratio(r.rps, limit), ratio(r.rps, nginx), r.failures)
@@ -112,7 +144,7 @@ func (h *harness) report(results []result, took time.Duration) string {
 		if x.latencyErr != nil {
 			fmt.Fprintf(&b, "| p99 added over limit at %d req/s | not measured: %v | ≤ 1 ms | **no** |\n", x.rate, x.latencyErr)
 		} else {
-			target(fmt.Sprintf("p99 added over limit at %d req/s (ms)", x.rate), float64(x.jwtP99-x.limitP99)/1e6, 1, "%.3f", true)
+			target(fmt.Sprintf("p99 added over limit at %d req/s (ms, median of %d alternated runs)", x.rate, h.opt.runs), float64(x.jwtP99-x.limitP99)/1e6, 1, "%.3f", true)
 		}
 	}
 	if jwt != nil && haproxy != nil {
@@ -134,6 +166,10 @@ func (h *harness) report(results []result, took time.Duration) string {
 		} else {
 			target(fmt.Sprintf("peak RSS at %d keep-alive connections (MiB)", x.rssConns), float64(x.rssKiB)/1024, 64, "%.1f", true)
 		}
+	}
+	if x := h.extra; x.rate > 0 && x.latencyErr == nil {
+		fmt.Fprintf(&b, "\nAt the fixed %d requests/s (medians of %d alternated runs): p99 of the limit %s, of Portcullis with validate-jwt %s, and of the nginx proxy floor %s (%.3f ms over the limit), for reference.\n",
+			x.rate, h.opt.runs, x.limitP99.Round(time.Microsecond), x.jwtP99.Round(time.Microsecond), x.nginxP99.Round(time.Microsecond), float64(x.nginxP99-x.limitP99)/1e6)
 	}
 	for _, r := range results {
 		if r.failures > 0 {

@@ -106,42 +106,72 @@ func (h *harness) stopAll() {
 type scenario struct {
 	name, what string
 	start      func(ctx context.Context) (url string, stop func(), err error)
+	stop       func() // set once started
 	headers    []string
 	script     string // wrk Lua script
 }
 
+// runScenarios starts every selected system, then measures them in rounds: each round runs
+// every scenario once, and a row is the median of its rounds. Interleaving matters more than
+// the number of runs on a shared VM, where a machine's speed drifts over minutes: the targets
+// are ratios between rows, and rows measured minutes apart would compare two machines.
 func (h *harness) runScenarios(ctx context.Context) ([]result, error) {
-	var results []result
+	results, err := h.measureInRounds(ctx)
+	if err != nil {
+		return nil, err
+	}
 	byName := map[string]*result{}
-	for _, s := range h.scenarios() {
-		if h.opt.only != "" && !slices.Contains(strings.Split(h.opt.only, ","), s.name) {
-			continue
-		}
-		fmt.Fprintf(os.Stderr, "scenario %s: %s\n", s.name, s.what)
-		r, err := h.measure(ctx, s)
-		if err != nil {
-			return nil, fmt.Errorf("scenario %s: %w", s.name, err)
-		}
-		results = append(results, r)
-		byName[s.name] = &results[len(results)-1]
+	for i := range results {
+		byName[results[i].name] = &results[i]
 	}
 	return h.extras(ctx, results, byName)
 }
 
-func (h *harness) measure(ctx context.Context, s scenario) (result, error) {
-	url, stop, err := s.start(ctx)
-	if err != nil {
-		return result{}, err
+func (h *harness) measureInRounds(ctx context.Context) ([]result, error) {
+	type live struct {
+		s    scenario
+		url  string
+		runs []wrkResult
 	}
-	defer stop()
-	var runs []wrkResult
-	for i := 0; i < h.opt.runs; i++ {
-		r, err := runWrk(ctx, h.opt, url, s.headers, s.script)
-		if err != nil {
-			return result{}, err
+	var all []*live
+	defer func() {
+		for _, l := range all {
+			if l.s.stop != nil {
+				l.s.stop()
+			}
 		}
-		runs = append(runs, r)
+	}()
+	for _, s := range h.scenarios() {
+		if h.opt.only != "" && !slices.Contains(strings.Split(h.opt.only, ","), s.name) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "starting %s: %s\n", s.name, s.what)
+		url, stop, err := s.start(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.name, err)
+		}
+		s.stop = stop
+		all = append(all, &live{s: s, url: url})
 	}
+	for round := 1; round <= h.opt.runs; round++ {
+		fmt.Fprintf(os.Stderr, "round %d of %d\n", round, h.opt.runs)
+		for _, l := range all {
+			r, err := runWrk(ctx, h.opt, l.url, l.s.headers, l.s.script)
+			if err != nil {
+				return nil, fmt.Errorf("scenario %s: %w", l.s.name, err)
+			}
+			l.runs = append(l.runs, r)
+		}
+	}
+	var results []result
+	for _, l := range all {
+		results = append(results, median(l.s, l.runs))
+	}
+	return results, nil
+}
+
+// median is the scenario's run of median throughput.
+func median(s scenario, runs []wrkResult) result {
 	slices.SortFunc(runs, func(a, b wrkResult) int {
 		switch {
 		case a.rps < b.rps:
@@ -152,7 +182,7 @@ func (h *harness) measure(ctx context.Context, s scenario) (result, error) {
 		return 0
 	})
 	m := runs[len(runs)/2]
-	return result{name: s.name, what: s.what, rps: m.rps, p50: m.p50, p99: m.p99, failures: m.non2xx + m.errors}, nil
+	return result{name: s.name, what: s.what, rps: m.rps, p50: m.p50, p99: m.p99, failures: m.non2xx + m.errors}
 }
 
 func (h *harness) scenarios() []scenario {
