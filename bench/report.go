@@ -123,7 +123,7 @@ func (h *harness) report(results []result, took time.Duration) string {
 	fmt.Fprintf(&b, "The system under test and its backend share core %s; wrk (`-t1 -c%d`) runs on core %s. Every system runs at once, idle between its turns; the scenarios are measured in %d interleaved rounds and each row is the median of its rounds.\n\n", o.sutCPU, o.connections, o.loadCPU, o.runs)
 	b.WriteString("| scenario | what | requests/s | p50 | p99 | × limit | × nginx | failed |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d |\n", r.name, r.what, r.rps, r.p50, r.p99, ratio(r.rps, limit), ratio(r.rps, nginx), r.failures)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d |\n", r.name, r.what, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(10*time.Microsecond), ratio(r.rps, limit), ratio(r.rps, nginx), r.failures)
 	}
 	fmt.Fprintf(&b, "\nBare RSA-2048 on one core, same run: verification %s, signing %.0f/s.\n\n", h.bareVerify.Round(100*time.Nanosecond), h.bareSign)
 
