@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxClaimsDepth bounds JSON nesting in a payload; real tokens nest two or three levels.
@@ -25,7 +26,10 @@ func parseClaims(data []byte, t *Token) error {
 	if !utf8.Valid(data) {
 		return fmt.Errorf("%w: the payload is not valid UTF-8", errClaims)
 	}
-	payload := string(data) // one copy; every unescaped name and value is a substring of it
+	// Every unescaped name and value is a substring of the payload, which shares data's bytes
+	// rather than copying them: data is the token's own decoded payload (Token.Payload), which
+	// nothing writes to once decoded. A cached token then holds its payload once, not twice.
+	payload := unsafe.String(unsafe.SliceData(data), len(data))
 	i := skipSpace(payload, 0)
 	if i >= len(payload) || payload[i] != '{' {
 		return fmt.Errorf("%w: the payload is not a JSON object", errClaims)

@@ -26,7 +26,8 @@ type Token struct {
 	// Claims are APIM's Jwt.Claims: every claim as strings, arrays as several values, numbers
 	// and booleans in their JSON text form. Names are exact (case-sensitive).
 	Claims map[string][]string
-	// Payload is the decoded claims JSON.
+	// Payload is the decoded claims JSON. Claims' strings share its bytes: it must not be
+	// modified.
 	Payload []byte
 }
 
