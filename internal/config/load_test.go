@@ -185,6 +185,22 @@ func TestLoadErrors(t *testing.T) {
 			want: `portcullis.yaml:2:10: admin token is 6 characters: use at least 16 random ones (e.g. openssl rand -base64 32)`,
 		},
 		{
+			name: "guessable identity secrets",
+			yaml: `identity:
+  tenants:
+    - id: 3f5b1c2e-0000-4000-8000-000000000001
+      applications:
+        - name: app
+          secrets: [{value: short-secret}]
+      users:
+        - {username: a@b, password: passw0r}
+`,
+			want: strings.Join([]string{
+				`portcullis.yaml:6:29: client secret is 12 characters: use at least 16 random ones (portcullis app add-secret generates one), or give its hash`,
+				`portcullis.yaml:8:37: user "a@b": password is 7 characters, Entra ID's minimum is 8`,
+			}, "\n"),
+		},
+		{
 			name: "identity seed mistakes",
 			yaml: `identity:
   tenants:

@@ -16,6 +16,14 @@ import (
 // MinAdminTokenLength is the shortest admin.token accepted.
 const MinAdminTokenLength = 16
 
+// MinSecretLength is the shortest client secret accepted in the file: a client secret is
+// stored as its SHA-256, which a short one does not survive offline (Entra's own are 40
+// random characters).
+const MinSecretLength = 16
+
+// MinPasswordLength is the shortest user password accepted in the file, Entra ID's minimum.
+const MinPasswordLength = 8
+
 // Defaults (CONTRACT.md §2 and APIM's own defaults).
 const (
 	DefaultData            = "./portcullis-data"
@@ -405,8 +413,11 @@ func (l *loader) identity(id *Identity) {
 			}
 			for s := range a.Secrets {
 				sk := fmt.Sprintf("%s.secrets[%d]", ak, s)
-				if (a.Secrets[s].Value == "") == (a.Secrets[s].Hash == "") {
+				switch v := a.Secrets[s].Value; {
+				case (v == "") == (a.Secrets[s].Hash == ""):
 					l.fail(sk, "a secret needs exactly one of value or hash")
+				case v != "" && len(v) < MinSecretLength:
+					l.fail(sk+".value", "client secret is %d characters: use at least %d random ones (portcullis app add-secret generates one), or give its hash", len(v), MinSecretLength)
 				}
 			}
 			for c := range a.Certificates {
@@ -425,8 +436,11 @@ func (l *loader) identity(id *Identity) {
 			default:
 				users[strings.ToLower(u.Username)] = true
 			}
-			if u.Password != "" && u.PasswordHash != "" {
+			switch {
+			case u.Password != "" && u.PasswordHash != "":
 				l.fail(uk, "user %q has both password and password-hash: keep one", u.Username)
+			case u.Password != "" && len(u.Password) < MinPasswordLength:
+				l.fail(uk+".password", "user %q: password is %d characters, Entra ID's minimum is %d", u.Username, len(u.Password), MinPasswordLength)
 			}
 		}
 	}
