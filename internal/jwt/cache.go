@@ -102,9 +102,10 @@ func (c *Cache) remove(k cacheKey) {
 	s.mu.Unlock()
 }
 
-// put stores e; a full shard first drops its oldest entry. Entries removed earlier may
-// still have a slot in the ring: dropping them again is a no-op, and the shard holds one
-// entry fewer until the ring comes round.
+// put stores e; a full shard first drops its oldest entry. A key removed earlier keeps its
+// slot in the ring: when that slot comes round it drops nothing, or, if the token was stored
+// again since, drops that newer entry early. Either way the cache only misses a token it
+// could have kept; it never holds more than its bound.
 func (c *Cache) put(k cacheKey, e *cacheEntry) {
 	s := c.shard(&k)
 	s.mu.Lock()
