@@ -16,31 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/directory"
 	"portcullis/internal/jose"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-// corpusDir finds the shared test corpus beside the repository, or skips.
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-			return filepath.Join(c, sub)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("the shared test corpus (shared/corpus beside the repository) is not present")
-		}
-		dir = parent
-	}
-}
 
 func TestDiscoveryDocuments(t *testing.T) {
 	f := newFixture(t)
@@ -104,7 +85,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 // TestDiscoveryHasEveryEntraField compares the field sets with real Entra documents: every
 // field Entra has is present, except those that name endpoints Portcullis does not serve.
 func TestDiscoveryHasEveryEntraField(t *testing.T) {
-	dir := corpusDir(t, "entra/openid-configuration")
+	dir := corpus.Dir(t, "entra/openid-configuration")
 	f := newFixture(t)
 	notServed := map[string]bool{"kerberos_endpoint": true, "check_session_iframe": true}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"portcullis/internal/corpus"
 )
 
 // nonStandardKeySet is the 2014 IdentityModel test key set: "n" in standard base64 (with '+'
@@ -16,7 +18,7 @@ const nonStandardKeySet = "identitymodel-JsonWebKeySet-2014.json"
 // TestEntraKeySets parses every real Microsoft key set: all keys must be usable, and where a
 // key carries x5c the parser has checked its x5t is the certificate's thumbprint.
 func TestEntraKeySets(t *testing.T) {
-	dir := corpusDir(t, "entra/jwks")
+	dir := corpus.Dir(t, "entra/jwks")
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no key sets in %s (%v)", dir, err)
@@ -59,7 +61,7 @@ func TestEntraKeySets(t *testing.T) {
 
 // TestEntraTokens verifies the real Microsoft tokens against the key their manifest names.
 func TestEntraTokens(t *testing.T) {
-	dir := corpusDir(t, "entra")
+	dir := corpus.Dir(t, "entra")
 	var manifest []struct {
 		File              string `json:"file"`
 		KeyFile           string `json:"key_file"`

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"portcullis/internal/corpus"
 )
 
 func TestRFCExamples(t *testing.T) {
-	dir := corpusDir(t, "jose/rfc-examples")
+	dir := corpus.Dir(t, "jose/rfc-examples")
 	var doc struct {
 		Examples []struct {
 			ID              string          `json:"id"`
@@ -79,7 +81,7 @@ func resignMatches(t *testing.T, privateJWK json.RawMessage, compact string, ver
 }
 
 func TestJOSECookbook(t *testing.T) {
-	dir := corpusDir(t, "jose/jose-cookbook")
+	dir := corpus.Dir(t, "jose/jose-cookbook")
 	type example struct {
 		Input struct {
 			Key json.RawMessage `json:"key"`

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"portcullis/internal/corpus"
 )
 
 type wycheproofFile struct {
@@ -97,7 +99,7 @@ func verifyWithKeys(token string, keys []Key) error {
 }
 
 func runWycheproof(t *testing.T, name string) {
-	dir := corpusDir(t, "jose/wycheproof")
+	dir := corpus.Dir(t, "jose/wycheproof")
 	var f wycheproofFile
 	readCorpusJSON(t, filepath.Join(dir, name), &f)
 	exceptions := wycheproofExceptions[name]

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/jose"
 	"portcullis/internal/keys"
 )
@@ -22,7 +23,7 @@ import (
 // they name, the clock at each token's iat (nbf without iat), issuer and audience taken from
 // the token: exactly those the manifest marks as verified must pass.
 func TestEntraCorpus(t *testing.T) {
-	dir := corpusDir(t, "entra")
+	dir := corpus.Dir(t, "entra")
 	manifest, err := os.ReadFile(filepath.Join(dir, "tokens.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func keysFromX5C(t *testing.T, doc []byte) []jose.Key {
 // v2 openid-config does: the discovery issuer is the "{tenantid}" template and the key set
 // names an issuer per key (2019 capture of common/discovery/v2.0/keys).
 func TestEntraMultiTenantDiscovery(t *testing.T) {
-	dir := corpusDir(t, "entra")
+	dir := corpus.Dir(t, "entra")
 	doc, err := os.ReadFile(filepath.Join(dir, "openid-configuration", "identitymodel-common-v2-openid-configuration-2024-02-02.json"))
 	if err != nil {
 		t.Fatal(err)

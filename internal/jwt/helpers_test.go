@@ -9,8 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,24 +135,4 @@ func (f *fakeSource) RefetchUnknownKid() *keys.Set {
 		f.set.Store(f.next)
 	}
 	return f.set.Load()
-}
-
-// corpusDir finds ../shared/corpus beside the repository root, or skips.
-func corpusDir(t testing.TB, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return filepath.Join(c, sub)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("the public test corpus (shared/corpus beside the repository) is not present")
-		}
-		dir = parent
-	}
 }

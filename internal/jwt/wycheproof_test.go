@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/jose"
 )
 
@@ -17,7 +18,7 @@ import (
 // or its form, never get as far as the claims, and a valid one must pass the signature check
 // and fail only on its payload.
 func TestWycheproofSignatures(t *testing.T) {
-	dir := corpusDir(t, filepath.Join("jose", "wycheproof"))
+	dir := corpus.Dir(t, filepath.Join("jose", "wycheproof"))
 	data, err := os.ReadFile(filepath.Join(dir, "json_web_signature_test.json"))
 	if err != nil {
 		t.Fatal(err)

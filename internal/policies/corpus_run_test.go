@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/policy"
 	"portcullis/internal/policy/expr"
 )
@@ -16,7 +17,7 @@ import (
 // c through it against srv.
 func runCorpusDocument(t *testing.T, file string, named map[string]string, srv *backendServer, c call) *policy.Context {
 	t.Helper()
-	dir := findCorpus("apim-policies")
+	dir := corpus.Find("apim-policies")
 	if dir == "" {
 		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
 	}

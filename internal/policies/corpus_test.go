@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/keys"
 	"portcullis/internal/policy"
 	"portcullis/internal/policy/expr"
@@ -82,29 +83,10 @@ func (o corpusOutcome) apimInvalid() bool {
 	return false
 }
 
-// findCorpus walks up from the package folder to <repo>/../shared/corpus/name.
-func findCorpus(name string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus", name)
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // TestCorpusLoads loads every real APIM policy document of the corpus as a user would and
 // sorts it into loads, refused precisely, or failure; docs/compatibility.md keeps the result.
 func TestCorpusLoads(t *testing.T) {
-	dir := findCorpus("apim-policies")
+	dir := corpus.Find("apim-policies")
 	if dir == "" {
 		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
 	}
@@ -603,7 +585,7 @@ func (b loopbackBackend) Forward(ctx *policy.Context, opt policy.ForwardOptions)
 // TestCorpusRuns sends one ordinary request through every corpus document that loads: none may
 // panic, and each must end with a status the gateway can send.
 func TestCorpusRuns(t *testing.T) {
-	dir := findCorpus("apim-policies")
+	dir := corpus.Find("apim-policies")
 	if dir == "" {
 		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
 	}

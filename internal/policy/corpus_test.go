@@ -8,27 +8,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
-)
 
-// corpusDir finds ../shared/corpus/<name> beside the repository, walking up from the
-// package folder; "" when it is absent.
-func corpusDir(name string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "corpus", name)
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+	"portcullis/internal/corpus"
+)
 
 // corpusNotWellFormed are the corpus documents that are not well-formed even to APIM, with
 // why; they must fail, with an error at the given line.
@@ -47,7 +29,7 @@ var corpusNotWellFormed = map[string]struct {
 // TestCorpusXML reads every real APIM policy document of the corpus at the XML level (bare
 // snippets may have several top-level elements) and lists the ones that fail.
 func TestCorpusXML(t *testing.T) {
-	dir := corpusDir("apim-policies")
+	dir := corpus.Find("apim-policies")
 	if dir == "" {
 		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
 	}
@@ -123,7 +105,7 @@ func checkExpressionBoundaries(el *Element) []string {
 // snippet wrapped in <policies><inbound>. Sections, <base/>, named values and fragments must
 // all load; compiling is for the policies' own tests.
 func TestCorpusLoad(t *testing.T) {
-	dir := corpusDir("apim-policies")
+	dir := corpus.Find("apim-policies")
 	if dir == "" {
 		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
 	}

@@ -1,40 +1,20 @@
 package policycheck
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/policies"
 	"portcullis/internal/policy"
 	"portcullis/internal/policy/expr"
 )
 
-// corpusDir finds shared/corpus/<name> beside the repository, walking up from the package
-// folder; "" when it is absent.
-func corpusDir(name string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "corpus", name)
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // Real policy documents from public repositories: every finding the checker makes about them
 // must point into the file it looked at, with a line, and say error or warning.
 func TestCorpusFindingsArePlaced(t *testing.T) {
-	dir := corpusDir("apim-policies")
+	dir := corpus.Find("apim-policies")
 	if dir == "" {
 		t.Skip("corpus not found: ../shared/corpus/apim-policies is absent beside the repository")
 	}

@@ -10,41 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/policy"
 )
 
-// corpusDir finds <repo>/../shared/corpus/apim-policies by walking up from the package.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	dir := findCorpus()
-	if dir == "" {
-		t.Skip("the APIM policy corpus (shared/corpus/apim-policies beside the repository) is absent; skipping")
-	}
-	return dir
-}
-
-// findCorpus is corpusDir without the skip: "" when the corpus is absent.
-func findCorpus() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "shared", "corpus", "apim-policies")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // corpusExpressions reads every expression of the corpus; nil when it is absent.
 func corpusExpressions(t testing.TB) []corpusExpr {
-	dir := findCorpus()
+	dir := corpus.Find("apim-policies")
 	if dir == "" {
 		return nil
 	}
@@ -219,7 +191,7 @@ func refusalSubject(msg string) string {
 }
 
 func TestCorpusExpressionsCompile(t *testing.T) {
-	corpusDir(t)
+	corpus.Dir(t, "apim-policies")
 	all := corpusExpressions(t)
 	if len(all) < 100 {
 		t.Fatalf("found only %d expressions in the corpus; the extractor is broken", len(all))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/policy"
 )
 
@@ -104,7 +105,7 @@ func TestLocalFunctionMissingReturn(t *testing.T) {
 // TestApplicationGatewayIPFilter runs the corpus sample that checks X-Forwarded-For against
 // private CIDR ranges with local functions that swap byte order.
 func TestApplicationGatewayIPFilter(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Dir(t, "apim-policies")
 	data, err := os.ReadFile(filepath.Join(dir, "snippets__examples__Filter_on_IP_Address_when_using_Application_Gateway.policy.xml"))
 	if err != nil {
 		t.Fatal(err)

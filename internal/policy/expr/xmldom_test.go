@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/policy"
 )
 
@@ -100,7 +101,7 @@ func TestXmlDocumentRefusals(t *testing.T) {
 // TestUserDelegationSASSample runs the corpus sample's SAS body against a delegation key
 // response, so every member it uses is exercised together.
 func TestUserDelegationSASSample(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Dir(t, "apim-policies")
 	data, err := os.ReadFile(filepath.Join(dir, "snippets__examples__Return_a_blob_URL_signed_with_a_user_delegation_SAS_token.xml"))
 	if err != nil {
 		t.Fatal(err)

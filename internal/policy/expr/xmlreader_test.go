@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"portcullis/internal/corpus"
 )
 
 const soapEnvelope = `<?xml version="1.0" encoding="utf-8"?>
@@ -50,7 +52,7 @@ func TestXmlReader(t *testing.T) {
 
 // TestExtractValueFromXMLSample runs the corpus sample that finds an element with XmlReader.
 func TestExtractValueFromXMLSample(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Dir(t, "apim-policies")
 	data, err := os.ReadFile(filepath.Join(dir, "snippets__examples__Extract_value_from_XML.xml"))
 	if err != nil {
 		t.Fatal(err)

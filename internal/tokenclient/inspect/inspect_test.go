@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"portcullis/internal/corpus"
 	"portcullis/internal/tokenclient/inspect"
 )
 
@@ -122,29 +123,10 @@ func TestRelative(t *testing.T) {
 	}
 }
 
-// corpusDir finds shared/corpus beside the repository, walking up from the package folder.
-func corpusDir(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus not found beside the repository; the real Entra token corpus is not available here")
-		}
-		dir = parent
-	}
-}
-
 // TestRealEntraTokens decodes Microsoft's own tokens: the version noted must be their ver
 // claim, and each is expired today but valid at its iat.
 func TestRealEntraTokens(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "entra")
+	dir := corpus.Dir(t, "entra")
 	index, err := os.ReadFile(filepath.Join(dir, "tokens.json"))
 	if err != nil {
 		t.Skipf("corpus entra/tokens.json not readable: %v", err)
