@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"portcullis/internal/config"
+	"portcullis/internal/cputime"
 	"portcullis/internal/policy"
 )
 
@@ -72,13 +73,13 @@ func BenchmarkRequest(b *testing.B) {
 			req.SetRequestURI(c.uri)
 			req.Header.Set("Authorization", "Bearer not-checked-here")
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
 					b.Fatalf("%v %d", err, resp.StatusCode())
 				}
 			}
-			reportCPU(b, cpu)
+			cputime.ReportPerOp(b, cpu)
 		})
 	}
 }

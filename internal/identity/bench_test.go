@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"portcullis/internal/cputime"
 )
 
 // BenchmarkClientCredentials measures client-credentials tokens through the HTTP handler:
@@ -27,7 +29,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 	h := f.server.Handler()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/"+tenantID+"/oauth2/v2.0/token", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -49,7 +51,7 @@ func BenchmarkBareRSASign(b *testing.B) {
 	key.Precompute()
 	digest := sha256.Sum256([]byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0"))
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
 			b.Fatal(err)
@@ -62,7 +64,7 @@ func BenchmarkBareRSASign(b *testing.B) {
 // depend on what else the machine is running).
 func reportRates(b *testing.B, cpuBefore time.Duration, what string) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), what+"/s")
-	if used := processCPU() - cpuBefore; used > 0 {
+	if used := cputime.Process() - cpuBefore; used > 0 {
 		b.ReportMetric(float64(b.N)/used.Seconds(), what+"/cpu-s")
 	}
 }

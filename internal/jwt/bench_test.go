@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"portcullis/internal/cputime"
 	"portcullis/internal/jose"
 )
 
@@ -46,13 +47,13 @@ func BenchmarkValidateWarm(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if _, err := v.Validate(raw); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, cpu)
+	cputime.ReportPerOp(b, cpu)
 }
 
 // BenchmarkValidateCold: a token never seen before on every iteration (full parse and RSA
@@ -72,9 +73,9 @@ func BenchmarkValidateCold(b *testing.B) {
 			b.StopTimer()
 			v := benchValidator(b, NewCache(0)) // a fresh cache: every token is new again
 			b.StartTimer()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			validateCold(b, v, toks[:min(n, b.N-i)])
-			used += processCPU() - cpu
+			used += cputime.Process() - cpu
 			i += min(n, b.N-i) - 1
 		}
 	}
@@ -105,14 +106,14 @@ func BenchmarkBareRSAVerify(b *testing.B) {
 	pub := &k.rsa.PublicKey
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		sum := sha256.Sum256([]byte(input))
 		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, cpu)
+	cputime.ReportPerOp(b, cpu)
 }
 
 // BenchmarkCacheKey: what a cache hit pays to find a token: the seeded 64-bit hash the cache
@@ -122,17 +123,17 @@ func BenchmarkCacheKey(b *testing.B) {
 	c := NewCache(0)
 	rawBytes := []byte(raw)
 	b.Run("maphash", func(b *testing.B) {
-		cpu := processCPU()
+		cpu := cputime.Process()
 		for b.Loop() {
 			_ = c.key(raw, 1)
 		}
-		reportCPU(b, cpu)
+		cputime.ReportPerOp(b, cpu)
 	})
 	b.Run("sha256", func(b *testing.B) {
-		cpu := processCPU()
+		cpu := cputime.Process()
 		for b.Loop() {
 			_ = sha256.Sum256(rawBytes)
 		}
-		reportCPU(b, cpu)
+		cputime.ReportPerOp(b, cpu)
 	})
 }

@@ -1,15 +1,15 @@
 //go:build unix
 
-package identity
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time this process has used: on a shared machine it measures a
-// benchmark's cost where wall time measures the neighbours' load too.
-func processCPU() time.Duration {
+// Process is the CPU time, user and system, this process has used so far; 0 when the system
+// does not say.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
