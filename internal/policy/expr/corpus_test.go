@@ -14,6 +14,26 @@ import (
 	"portcullis/internal/policy"
 )
 
+// corpusSample is the last expression of the corpus document file that contains marker; the
+// test is skipped where the corpus is absent and fails where the document or the expression is.
+func corpusSample(t *testing.T, file, marker string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(corpus.Dir(t, "apim-policies"), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src string
+	for _, ce := range extractExpressions(file, string(data)) {
+		if strings.Contains(ce.src, marker) {
+			src = ce.src
+		}
+	}
+	if src == "" {
+		t.Fatalf("no expression of %s contains %q", file, marker)
+	}
+	return src
+}
+
 // corpusExpressions reads every expression of the corpus; nil when it is absent.
 func corpusExpressions(t testing.TB) []corpusExpr {
 	dir := corpus.Find("apim-policies")

@@ -2,12 +2,9 @@ package expr
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"portcullis/internal/corpus"
 	"portcullis/internal/policy"
 )
 
@@ -105,20 +102,7 @@ func TestLocalFunctionMissingReturn(t *testing.T) {
 // TestApplicationGatewayIPFilter runs the corpus sample that checks X-Forwarded-For against
 // private CIDR ranges with local functions that swap byte order.
 func TestApplicationGatewayIPFilter(t *testing.T) {
-	dir := corpus.Dir(t, "apim-policies")
-	data, err := os.ReadFile(filepath.Join(dir, "snippets__examples__Filter_on_IP_Address_when_using_Application_Gateway.policy.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var src string
-	for _, ce := range extractExpressions("f.xml", string(data)) {
-		if strings.Contains(ce.src, "HostToNetworkOrder") {
-			src = ce.src
-		}
-	}
-	if src == "" {
-		t.Fatal("the sample's IP filter expression was not found")
-	}
+	src := corpusSample(t, "snippets__examples__Filter_on_IP_Address_when_using_Application_Gateway.policy.xml", "HostToNetworkOrder")
 	x := mustCompile(t, src)
 	tests := []struct{ name, header, want string }{
 		{"10/8", "10.33.215.173", "{{ipValidated}}"},

@@ -2,12 +2,9 @@ package expr
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"portcullis/internal/corpus"
 	"portcullis/internal/policy"
 )
 
@@ -101,20 +98,7 @@ func TestXmlDocumentRefusals(t *testing.T) {
 // TestUserDelegationSASSample runs the corpus sample's SAS body against a delegation key
 // response, so every member it uses is exercised together.
 func TestUserDelegationSASSample(t *testing.T) {
-	dir := corpus.Dir(t, "apim-policies")
-	data, err := os.ReadFile(filepath.Join(dir, "snippets__examples__Return_a_blob_URL_signed_with_a_user_delegation_SAS_token.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var src string
-	for _, ce := range extractExpressions("f.xml", string(data)) {
-		if strings.Contains(ce.src, "XmlDocument") {
-			src = ce.src
-		}
-	}
-	if src == "" {
-		t.Fatal("the sample's SAS expression was not found")
-	}
+	src := corpusSample(t, "snippets__examples__Return_a_blob_URL_signed_with_a_user_delegation_SAS_token.xml", "XmlDocument")
 	// The sample passes a string to DateTime.AddSeconds, which C# refuses; evaluation here
 	// fails at that call with ArgumentException. With the number parsed, the rest runs.
 	const bad = `AddSeconds((string)context.Request.MatchedParameters["storageAccountName"])`
@@ -137,7 +121,7 @@ func TestUserDelegationSASSample(t *testing.T) {
 </UserDelegationKey>`
 	resp.Body.Set([]byte(keyXML))
 	ctx.Variables["userdelegationkey"] = resp
-	_, err = mustCompile(t, src).Eval(ctx)
+	_, err := mustCompile(t, src).Eval(ctx)
 	var ex *Exception
 	if !errors.As(err, &ex) || ex.Type != "ArgumentException" {
 		t.Fatalf("the sample as written: Eval = %v, want ArgumentException from AddSeconds", err)

@@ -2,12 +2,7 @@ package expr
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"portcullis/internal/corpus"
 )
 
 const soapEnvelope = `<?xml version="1.0" encoding="utf-8"?>
@@ -52,20 +47,7 @@ func TestXmlReader(t *testing.T) {
 
 // TestExtractValueFromXMLSample runs the corpus sample that finds an element with XmlReader.
 func TestExtractValueFromXMLSample(t *testing.T) {
-	dir := corpus.Dir(t, "apim-policies")
-	data, err := os.ReadFile(filepath.Join(dir, "snippets__examples__Extract_value_from_XML.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var src string
-	for _, ce := range extractExpressions("f.xml", string(data)) {
-		if strings.Contains(ce.src, "XmlReader") {
-			src = ce.src
-		}
-	}
-	if src == "" {
-		t.Fatal("the sample's XmlReader expression was not found")
-	}
+	src := corpusSample(t, "snippets__examples__Extract_value_from_XML.xml", "XmlReader")
 	if got := evalString(t, src, testContext(t)); got != "ABCDEF123456789" {
 		t.Errorf("the sample returned %q, want ABCDEF123456789", got)
 	}
